@@ -1,0 +1,111 @@
+# kubeseed — see README.md. `make image` and `make test` are the two commands;
+# both install their own build dependencies through apt when missing.
+
+ARCH ?= $(shell dpkg --print-architecture 2>/dev/null || uname -m)
+PROFILE ?= ubuntu-noble
+OUT ?= out
+CACHE ?= $(if $(KUBESEED_CACHE),$(KUBESEED_CACHE),$(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/kubeseed)
+MIRROR ?=
+TEST_PROFILE ?= debian-bookworm
+
+CC ?= cc
+B := build
+PKGS := yaml-0.1 libcurl libarchive libcrypto blkid zlib
+CPPFLAGS += -Ilib -Ibuilder -Ifirstboot -D_GNU_SOURCE
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+          -fno-strict-aliasing
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(wildcard lib/*.c)
+BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
+AGENT_SRC := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c))
+CORE_SRC := $(LIB_SRC) $(BUILDER_SRC) $(AGENT_SRC)
+TEST_SRC := $(wildcard tests/unit/test-*.c)
+HDRS := $(wildcard lib/*.h builder/*.h firstboot/*.h)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
+CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
+TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+TESTS_SAN := $(TEST_SRC:tests/unit/%.c=$(B)/tests-san/%)
+
+.PHONY: all deps image test unit unit-plain unit-san qemu-test bench lint install clean
+.DEFAULT_GOAL := all
+
+all: deps-check $(B)/kubeseed $(B)/kubeseed-firstboot
+
+# Install missing build dependencies (apt). `deps-check` does it only when a
+# marker of an earlier install is older than the script.
+deps:
+	scripts/install-deps.sh --force
+deps-check:
+	@scripts/install-deps.sh
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+$(B)/san/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/libkubeseed.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/libkubeseed-san.a: $(CORE_SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/kubeseed: $(B)/obj/builder/main.o $(B)/libkubeseed.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/kubeseed-firstboot: $(B)/obj/firstboot/main.o $(B)/libkubeseed.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libkubeseed.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS) $(TEST_LIBS)
+$(B)/tests-san/%: tests/unit/%.c $(B)/libkubeseed-san.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed-san.a $(PKG_LIBS) $(TEST_LIBS)
+
+unit-plain: deps-check $(TESTS)
+	@tests/run-unit.sh $(TESTS)
+unit-san: deps-check $(TESTS_SAN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run-unit.sh $(TESTS_SAN)
+unit: unit-plain unit-san
+
+# The image every test boots. Tests always use the Debian profile: it is the
+# only archive reachable from our CI machines.
+TEST_IMAGE := $(OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
+
+image: all
+	$(B)/kubeseed build -p images/$(PROFILE).yaml --arch $(ARCH) -o $(OUT) --cache $(CACHE) \
+		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
+
+test-image: all
+	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(OUT) --cache $(CACHE) \
+		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
+
+qemu-test: test-image
+	qemu-tests/run-all.sh $(TEST_IMAGE)
+
+test: unit test-image
+	qemu-tests/run-all.sh $(TEST_IMAGE)
+
+bench: all
+	bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)
+
+lint:
+	clang-format --dry-run --Werror $(wildcard lib/*.[ch] builder/*.[ch] firstboot/*.[ch] tests/unit/*.c)
+	cppcheck --quiet --error-exitcode=1 --std=c11 -Ilib lib builder firstboot
+	scripts/banned-calls.sh
+
+install: all
+	install -D -m 0755 $(B)/kubeseed $(DESTDIR)/usr/local/bin/kubeseed
+	install -D -m 0755 $(B)/kubeseed-firstboot $(DESTDIR)/usr/local/lib/kubeseed/kubeseed-firstboot
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A YAML document as a tree, built with libyaml's parser. Every node keeps
+ * the line and column (1-based) where it starts, so callers can report
+ * "file:line:column: what was expected". Anchors/aliases are refused (they
+ * allow exponential expansion); sizes, depth and node counts are bounded. */
+
+enum ynode_kind { YNODE_SCALAR, YNODE_SEQUENCE, YNODE_MAPPING };
+
+struct ynode {
+        enum ynode_kind kind;
+        size_t line, column;
+        char *tag;     /* explicit tag or NULL */
+        char *value;   /* YNODE_SCALAR: the text (NUL-terminated) */
+        bool plain;    /* YNODE_SCALAR: was a plain (unquoted) scalar */
+        size_t n_items;
+        struct ynode **items; /* YNODE_SEQUENCE: items; YNODE_MAPPING: values */
+        char **keys;          /* YNODE_MAPPING: keys (scalar keys only), parallel to items */
+        size_t *key_lines, *key_columns;
+};
+
+struct yaml_limits {
+        size_t max_input;  /* bytes */
+        size_t max_depth;  /* nesting */
+        size_t max_nodes;  /* per document */
+        size_t max_documents;
+};
+extern const struct yaml_limits yaml_default_limits; /* 1 MiB, 64, 100000, 64 */
+
+/* Parse every document in `data`. On error returns a negative errno and, when
+ * ret_error is not NULL, an allocated "line:column: reason" (no file name: the
+ * caller prefixes it). Duplicate mapping keys are an error. */
+int yaml_parse_documents(const char *data, size_t size, const struct yaml_limits *limits,
+                         struct ynode ***ret_docs, size_t *ret_n_docs, char **ret_error);
+/* Convenience: exactly one document (an empty input gives an empty mapping). */
+int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limits,
+                   struct ynode **ret, char **ret_error);
+
+void ynode_free(struct ynode *n);
+void ynode_free_documents(struct ynode **docs, size_t n);
+static inline void ynode_freep(struct ynode **n) {
+        if (*n)
+                ynode_free(*n);
+}
+#define _cleanup_ynode_ __attribute__((cleanup(ynode_freep)))
+
+/* Mapping lookup; NULL when absent or when `map` is not a mapping. */
+struct ynode *ynode_get(const struct ynode *map, const char *key);
+/* Scalar text of a mapping member; NULL when absent or not a scalar. */
+const char *ynode_get_str(const struct ynode *map, const char *key);
+/* Is this scalar YAML's null (~, null, Null, NULL, or empty plain)? */
+bool ynode_is_null(const struct ynode *n);
