@@ -33,3 +33,5 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_notice(...) (void) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
 #define log_info(...) (void) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
 #define log_debug(...) (void) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+
+#define log_oom() log_error_errno(-ENOMEM, "Out of memory")

@@ -67,3 +67,9 @@ static inline int negative_errno(void) {
 }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+
+#include <dirent.h>
+static inline void closedirp_(DIR **d) {
+        if (*d)
+                closedir(*d);
+}

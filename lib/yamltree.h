@@ -54,3 +54,22 @@ struct ynode *ynode_get(const struct ynode *map, const char *key);
 const char *ynode_get_str(const struct ynode *map, const char *key);
 /* Is this scalar YAML's null (~, null, Null, NULL, or empty plain)? */
 bool ynode_is_null(const struct ynode *n);
+
+/* Errors from the functions above: -EFBIG (input larger than max_input),
+ * -E2BIG (too many nodes or documents, nesting deeper than max_depth),
+ * -EBADMSG (syntax error, alias/anchor, duplicate or non-scalar key, NUL in a
+ * scalar), -ENOMEM. */
+
+/* Build trees by hand (e.g. to apply "--set key=value" overrides). A new
+ * scalar copies `value`; line/column may be 0 for "not from the input". */
+struct ynode *ynode_new_scalar(const char *value, bool plain, size_t line, size_t column);
+struct ynode *ynode_new_mapping(size_t line, size_t column);
+/* Set map[key] = value, replacing (and freeing) an existing value or adding
+ * the key at the end. Takes ownership of `value` on success only. -EINVAL
+ * when `map` is not a mapping. */
+int ynode_map_set(struct ynode *map, const char *key, struct ynode *value, size_t key_line,
+                  size_t key_column);
+
+/* A copy of `s` fit for an error message: at most `max_len` bytes (then
+ * "..."), control characters replaced by '?'. NULL on allocation failure. */
+char *ystr_printable(const char *s, size_t max_len);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+#include "arch.h"
+#include "profile.h"
+
+struct build_options {
+        const struct profile *profile;
+        const struct arch_info *arch;
+        const char *out_dir;
+        const char *cache_dir;
+        const char *overlays_dir; /* where overlays/<name> live */
+        const char *agent_path;   /* kubeseed-firstboot built for the target */
+        uint64_t source_date_epoch;
+};
+
+/* Output file names: kubeseed-<profile>-<arch>.<ext>. */
+char *build_output_name(const struct profile *p, const struct arch_info *a, const char *ext);
+
+/* ELF e_machine of the binary whose first bytes are `hdr` (at least 20
+ * bytes); -EINVAL when it is not an ELF file. */
+int elf_machine(const uint8_t *hdr, size_t size, unsigned *ret);
+
+/* The whole pipeline: rootfs -> overlays -> agent -> disk -> outputs. Every
+ * output is written under a temporary name and renamed only when everything
+ * succeeded. */
+int build_run(const struct build_options *o);

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Stage 2: copy overlay trees (overlays/<name>/) into the staging root.
+ * Directories, regular files and symlinks are copied with their permission
+ * bits (including setuid/setgid/sticky); everything is owned by root:root in
+ * the image whoever owns the checkout. Anything else (devices, fifos,
+ * sockets) is refused with the path named. An existing file in the root is
+ * replaced; an existing directory is kept (its mode set from the overlay). */
+int overlay_apply(const char *overlay_dir, const char *root);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include "facts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fsutil.h"
+#include "macro.h"
+#include "state.h"
+
+static int put(FILE *f, const char *key, const char *value) {
+        _cleanup_free_ char *e = NULL;
+        int r = state_escape(value ? value : "", &e);
+        if (r < 0)
+                return r;
+        fprintf(f, "%s=%s\n", key, e);
+        return 0;
+}
+
+int facts_serialize(const struct facts *fa, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        const struct seed *s = fa->seed;
+        char num[32];
+        snprintf(num, sizeof num, "%zu", s ? s->user_data_size : 0);
+        fputs("# kubeseed-firstboot machine facts; see docs/firstboot.md\n", f);
+        int r = 0;
+        if (put(f, "machine", fa->machine) < 0 || put(f, "kernel_release", fa->kernel_release) < 0 ||
+            put(f, "instance_id", s ? s->meta.instance_id : NULL) < 0 ||
+            put(f, "hostname", s ? s->meta.local_hostname : NULL) < 0 ||
+            put(f, "seed_source", s ? s->source : NULL) < 0 ||
+            put(f, "user_data", seed_user_data_kind_to_string(s ? s->user_data : SEED_USER_DATA_ABSENT)) <
+                    0 ||
+            put(f, "user_data_size", num) < 0)
+                r = -ENOMEM;
+        if (ferror(f))
+                r = -ENOMEM;
+        if (fclose(f) != 0)
+                r = -ENOMEM;
+        if (r < 0 || !buf)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int facts_save(const char *root, const struct facts *fa) {
+        _cleanup_free_ char *path = path_join_root(root, FACTS_PATH);
+        _cleanup_free_ char *dir = path_join_root(root, "/var/lib/kubeseed");
+        if (!path || !dir)
+                return -ENOMEM;
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        r = facts_serialize(fa, &data, &size);
+        if (r < 0)
+                return r;
+        return write_file_atomic(path, data, size, 0644);
+}

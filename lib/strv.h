@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Growable NULL-terminated string arrays (argv, package lists). */
+size_t strv_length(char *const *v);
+/* Append a copy of s. Returns 0 or -ENOMEM (v unchanged on failure). */
+int strv_push(char ***v, const char *s);
+int strv_pushf(char ***v, const char *fmt, ...) _printf_(2, 3);
+/* Append copies of every string of other. */
+int strv_extend(char ***v, char *const *other);
+int strv_contains(char *const *v, const char *s);
+/* The strings joined by sep ("" for an empty list). Caller frees. */
+char *strv_join(char *const *v, const char *sep);

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Scenario: the image boots with UEFI, the first-boot agent runs, finds the
+# NoCloud seed and records its state; the VM powers off cleanly and the
+# results are read back from the disk.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+image=${1:?usage: boot-basic.sh IMAGE.raw [ARCH]}
+arch=${2:-$(dpkg --print-architecture)}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-qemu.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+ks_arch_setup "$arch" || exit 1
+ks_detect_accel "$arch"
+
+mkdir -p "$work/seed"
+cat >"$work/seed/meta-data" <<'EOT'
+instance-id: basic-0001
+local-hostname: kseed-basic
+EOT
+cat >"$work/seed/user-data" <<'EOT'
+#cloud-config
+kubeseed:
+  role: control-plane
+EOT
+ks_make_seed "$work/seed" "$work/seed.img" || { ks_log "cannot make the seed"; exit 1; }
+cp --sparse=always "$image" "$work/disk.raw"
+
+ks_boot "$work/disk.raw" "$work/seed.img" "$work" basic -nic user,model=virtio-net-pci
+log="$work/basic.console.log"
+echo "boot-basic: agent reached after ${KS_BOOT_SECONDS}s" >&2
+[ -n "${KS_BENCH_FILE:-}" ] && echo "boot_to_agent_seconds=$KS_BOOT_SECONDS" >>"$KS_BENCH_FILE"
+
+state=$(ks_read_file "$work/disk.raw" /var/lib/kubeseed/state)
+facts=$(ks_read_file "$work/disk.raw" /var/lib/kubeseed/facts)
+
+ks_check "UEFI firmware booted the unified kernel image" grep -aq 'Linux version' "$log"
+ks_check "the agent reported success on the console" grep -aq 'kubeseed-firstboot: finished: ok' "$log"
+ks_check "the agent found the seed volume labelled CIDATA" grep -aqi 'cidata' <<<"$state"
+ks_check "the state file records the seed step as done" grep -Eq '^step name=seed status=done' <<<"$state"
+ks_check "the facts file records the instance-id from meta-data" grep -q '^instance_id=basic-0001$' <<<"$facts"
+ks_check "the facts file records the machine ($(uname -m) expected for $arch)" \
+        grep -q "machine=$( [ "$arch" = arm64 ] && echo aarch64 || echo x86_64)" <<<"$facts"
+ks_check "the VM powered off cleanly (QEMU exit 0)" test "${KS_QEMU_STATUS:-1}" -eq 0
+
+if [ "$KS_FAILED" -ne 0 ]; then
+        ks_log "console log tail:"
+        tail -n 40 "$log" | sed 's/^/    /' >&2
+        ks_log "state file:"
+        printf '%s\n' "$state" | sed 's/^/    /' >&2
+fi
+ks_summary

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The QEMU test harness: boot a kubeseed image with UEFI firmware and a NoCloud
+# seed, capture the serial console, stop the VM cleanly, and read results back
+# from the image without mounting it. Sourced by the scenario scripts.
+set -u
+
+KS_PASSED=0
+KS_FAILED=0
+KS_TIMEOUT=${KS_TIMEOUT:-420}
+
+ks_log() { printf 'qemu-test: %s\n' "$*" >&2; }
+
+ks_check() { # name, then a command that must succeed
+        local name=$1
+        shift
+        if "$@"; then
+                KS_PASSED=$((KS_PASSED + 1))
+                printf 'ok   - %s\n' "$name"
+        else
+                KS_FAILED=$((KS_FAILED + 1))
+                printf 'FAIL - %s\n' "$name"
+        fi
+}
+
+ks_summary() {
+        printf '%d passed, %d failed\n' "$KS_PASSED" "$KS_FAILED"
+        [ "$KS_FAILED" -eq 0 ]
+}
+
+# The architecture's QEMU binary, machine, CPU and firmware.
+ks_arch_setup() { # arch
+        case "$1" in
+        amd64 | x86_64)
+                KS_QEMU=qemu-system-x86_64
+                KS_MACHINE=q35
+                KS_FW_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+                KS_FW_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+                ;;
+        arm64 | aarch64)
+                KS_QEMU=qemu-system-aarch64
+                KS_MACHINE=virt
+                KS_FW_CODE=/usr/share/AAVMF/AAVMF_CODE.fd
+                KS_FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
+                ;;
+        *)
+                ks_log "unknown architecture '$1'"
+                return 1
+                ;;
+        esac
+}
+
+# KVM when /dev/kvm really boots guests, TCG otherwise. Some hosts expose a
+# /dev/kvm (a paravirtual nested hypervisor) on which QEMU aborts at once
+# ("failed to set MSR 0x10a"): a short probe tells. KUBESEED_ACCEL=kvm|tcg
+# overrides the probe.
+ks_detect_accel() { # arch
+        local host
+        host=$(uname -m)
+        KS_ACCEL=(-accel tcg,thread=multi)
+        KS_CPU=(-cpu max)
+        [ "$1" = arm64 ] || [ "$1" = aarch64 ] && KS_CPU=(-cpu cortex-a57)
+        case "${KUBESEED_ACCEL:-auto}" in
+        tcg) return 0 ;;
+        kvm)
+                KS_ACCEL=(-accel kvm)
+                KS_CPU=(-cpu host)
+                return 0
+                ;;
+        esac
+        if [ ! -w /dev/kvm ]; then
+                ks_log "accel: TCG (no usable /dev/kvm)"
+                return 0
+        fi
+        if { [ "$host" = x86_64 ] && [ "$1" != amd64 ] && [ "$1" != x86_64 ]; } ||
+                { [ "$host" = aarch64 ] && [ "$1" != arm64 ] && [ "$1" != aarch64 ]; }; then
+                ks_log "accel: TCG (foreign architecture)"
+                return 0
+        fi
+        local vars
+        vars=$(mktemp)
+        cp "$KS_FW_VARS" "$vars"
+        timeout 8 "$KS_QEMU" -machine "$KS_MACHINE" -accel kvm -cpu host -m 256 -nodefaults \
+                -display none -no-reboot -serial null -nic none \
+                -drive if=pflash,format=raw,readonly=on,file="$KS_FW_CODE" \
+                -drive if=pflash,format=raw,file="$vars" >/dev/null 2>&1
+        local rc=$?
+        rm -f "$vars"
+        if [ "$rc" -eq 124 ]; then
+                ks_log "accel: KVM"
+                KS_ACCEL=(-accel kvm)
+                KS_CPU=(-cpu host)
+        else
+                ks_log "accel: TCG (/dev/kvm exists but QEMU cannot run a guest on it: exit $rc)"
+        fi
+}
+
+# A NoCloud seed volume (FAT, label CIDATA) holding every file of a
+# directory (meta-data, user-data, network-config).
+ks_make_seed() { # dir, output image
+        local dir=$1 out=$2
+        rm -f "$out"
+        truncate -s 4M "$out"
+        mformat -i "$out" -v CIDATA :: || return 1
+        local f
+        for f in "$dir"/*; do
+                mcopy -i "$out" "$f" "::/$(basename "$f")" || return 1
+        done
+}
+
+# Boots a copy of the image. Waits for the agent's final console line (or
+# the timeout), then presses the ACPI power button and waits for QEMU to
+# exit. Sets KS_BOOT_SECONDS. Extra QEMU arguments after the 4th argument.
+ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu args...]
+        local disk=$1 seed=$2 work=$3 name=$4
+        shift 4
+        local log="$work/$name.console.log" mon="$work/$name.mon"
+        rm -f "$log" "$mon.in" "$mon.out"
+        mkfifo "$mon.in" "$mon.out"
+        cp "$KS_FW_VARS" "$work/$name.vars.fd"
+        local seed_args=()
+        [ -n "$seed" ] && seed_args=(-drive "file=$seed,format=raw,if=virtio,readonly=on")
+        local start=$SECONDS
+        "$KS_QEMU" -machine "$KS_MACHINE" "${KS_ACCEL[@]}" "${KS_CPU[@]}" -smp 2 -m "${KS_MEM:-2048}" \
+                -nodefaults -display none -no-reboot \
+                -drive if=pflash,format=raw,readonly=on,file="$KS_FW_CODE" \
+                -drive if=pflash,format=raw,file="$work/$name.vars.fd" \
+                -drive "file=$disk,format=raw,if=virtio" "${seed_args[@]}" \
+                -serial "file:$log" -monitor "pipe:$mon" "$@" \
+                >"$work/$name.qemu.log" 2>&1 &
+        local qpid=$!
+        exec {monfd}<>"$mon.in"
+        cat "$mon.out" >"$work/$name.monitor.log" &
+        local catpid=$!
+        local deadline=$((SECONDS + KS_TIMEOUT)) finished=0
+        while kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+                if grep -aq 'kubeseed-firstboot: finished' "$log" 2>/dev/null; then
+                        finished=1
+                        break
+                fi
+                sleep 2
+        done
+        KS_BOOT_SECONDS=$((SECONDS - start))
+        if [ $finished -eq 1 ]; then
+                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; powering off"
+                echo system_powerdown >&"$monfd"
+                deadline=$((SECONDS + 120))
+        else
+                ks_log "$name: no 'kubeseed-firstboot: finished' line after ${KS_BOOT_SECONDS}s"
+                deadline=$SECONDS
+        fi
+        while kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+                sleep 1
+        done
+        if kill -0 "$qpid" 2>/dev/null; then
+                ks_log "$name: QEMU still running; killing it"
+                echo quit >&"$monfd"
+                sleep 2
+                kill "$qpid" 2>/dev/null
+        fi
+        wait "$qpid" 2>/dev/null
+        KS_QEMU_STATUS=$?
+        exec {monfd}>&-
+        kill "$catpid" 2>/dev/null
+        wait "$catpid" 2>/dev/null
+        rm -f "$mon.in" "$mon.out"
+        return 0
+}
+
+# Byte offset of partition N of a disk image (from its GPT, via sfdisk).
+ks_part_offset() { # image, partition number
+        sfdisk --dump "$1" 2>/dev/null | awk -v n="$2" '
+                / : start=/ { i++; if (i == n) { sub(/.*start= */, ""); sub(/,.*/, ""); print $0 * 512; exit } }'
+}
+
+# A file from the image's root filesystem, read with debugfs (no mount).
+ks_read_file() { # image, path
+        local off
+        off=$(ks_part_offset "$1" 2) || return 1
+        debugfs -R "cat $2" "$1?offset=$off" 2>/dev/null
+}
