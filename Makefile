@@ -51,12 +51,12 @@ $(B)/san/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -c $< -o $@
 
+# Written under a temporary name and renamed: a concurrent link never sees a
+# half-written archive.
 $(B)/libkubeseed.a: $(CORE_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@rm -f $@.tmp$$$$ && ar rcs $@.tmp$$$$ $^ && mv -f $@.tmp$$$$ $@
 $(B)/libkubeseed-san.a: $(CORE_SAN_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
+	@rm -f $@.tmp$$$$ && ar rcs $@.tmp$$$$ $^ && mv -f $@.tmp$$$$ $@
 
 $(B)/kubeseed: $(B)/obj/builder/main.o $(B)/libkubeseed.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -105,7 +105,7 @@ lint:
 
 install: all
 	install -D -m 0755 $(B)/kubeseed $(DESTDIR)/usr/local/bin/kubeseed
-	install -D -m 0755 $(B)/kubeseed-firstboot $(DESTDIR)/usr/local/lib/kubeseed/kubeseed-firstboot
+	install -D -m 0755 $(B)/kubeseed-firstboot $(DESTDIR)/usr/lib/kubeseed/kubeseed-firstboot
 
 clean:
 	rm -rf $(B)

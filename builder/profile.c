@@ -51,8 +51,8 @@ struct field {
 static bool chars_in(const char *s, const char *extra, bool upper) {
         for (; *s; s++) {
                 unsigned char c = (unsigned char) *s;
-                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    (upper && c >= 'A' && c <= 'Z') || (c && strchr(extra, c)))
+                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (upper && c >= 'A' && c <= 'Z') ||
+                    (c && strchr(extra, c)))
                         continue;
                 return false;
         }
@@ -116,14 +116,17 @@ static bool is_package(const char *s) {
         return starts_alnum(s) && strlen(s) >= 2 && strlen(s) <= 128 && chars_in(s, "+.-", false);
 }
 
-/* A package name in which "${arch}" stands for the Debian architecture. */
+/* A package name in which "${arch}" (once) stands for the Debian architecture. */
 static bool is_kernel_package(const char *s) {
         char buf[256];
         size_t n = 0;
+        bool substituted = false;
         while (*s) {
                 if (strncmp(s, "${arch}", 7) == 0) {
-                        if (n + 5 >= sizeof(buf))
+                        /* at most once: rootfs_kernel_package() replaces the first */
+                        if (substituted || n + 5 >= sizeof(buf))
                                 return false;
+                        substituted = true;
                         memcpy(buf + n, "amd64", 5);
                         n += 5;
                         s += 7;
@@ -232,8 +235,8 @@ static int parse_size(const char *s, uint64_t *ret) {
                 const char *suffix;
                 unsigned shift;
         } units[] = {
-                { "", 0 },     { "K", 10 },   { "M", 20 },   { "G", 30 },   { "T", 40 },
-                { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+                {"", 0},     {"K", 10},   {"M", 20},   {"G", 30},   {"T", 40},
+                {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40},
         };
         const char *p = s;
         uint64_t v = 0;
@@ -261,137 +264,243 @@ static int parse_size(const char *s, uint64_t *ret) {
 
 #define EXP_URL "an http:// or https:// URL"
 #define EXP_PATH "an absolute path"
-#define EXP_PACKAGE                                                                                \
-        "a Debian package name (lowercase letters, digits, '+', '-', '.'; at least 2 "             \
+#define EXP_PACKAGE                                                                                         \
+        "a Debian package name (lowercase letters, digits, '+', '-', '.'; at least 2 "                      \
         "characters, starting with a letter or digit)"
 #define EXP_VERSION "a version v<major>.<minor>.<patch>"
 #define EXP_DIR "dir:/absolute/path"
 
 static const struct field mirrors_fields[] = {
-        { .key = "main", .type = F_STRING, .required = true, .offset = OFF(mirror_main),
-          .check = is_url, .expected = EXP_URL },
-        { .key = "updates", .type = F_STRING, .offset = OFF(mirror_updates), .check = is_url,
-          .expected = EXP_URL " (or null for none)" },
-        { .key = "security", .type = F_STRING, .offset = OFF(mirror_security), .check = is_url,
-          .expected = EXP_URL " (or null for none)" },
+        {.key = "main",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(mirror_main),
+         .check = is_url,
+         .expected = EXP_URL},
+        {.key = "updates",
+         .type = F_STRING,
+         .offset = OFF(mirror_updates),
+         .check = is_url,
+         .expected = EXP_URL " (or null for none)"},
+        {.key = "security",
+         .type = F_STRING,
+         .offset = OFF(mirror_security),
+         .check = is_url,
+         .expected = EXP_URL " (or null for none)"},
         {},
 };
 
 static const struct field keyring_fields[] = {
-        { .key = "path", .type = F_STRING, .required = true, .offset = OFF(keyring),
-          .check = is_abs_path, .expected = EXP_PATH },
-        { .key = "package", .type = F_STRING, .required = true, .offset = OFF(keyring_package),
-          .check = is_package, .expected = EXP_PACKAGE },
+        {.key = "path",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(keyring),
+         .check = is_abs_path,
+         .expected = EXP_PATH},
+        {.key = "package",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(keyring_package),
+         .check = is_package,
+         .expected = EXP_PACKAGE},
         {},
 };
 
 static const struct field kernel_fields[] = {
-        { .key = "package", .type = F_STRING, .required = true, .offset = OFF(kernel_package),
-          .check = is_kernel_package,
-          .expected = "a Debian package name, in which ${arch} stands for the architecture" },
-        { .key = "cmdline", .type = F_STRING, .offset = OFF(kernel_cmdline), .check = is_cmdline,
-          .expected = "kernel parameters on one line (at most 1024 characters)" },
-        { .key = "initramfs-modules", .type = F_LIST, .unique = true,
-          .offset = OFF(initramfs_modules), .check = is_module,
-          .expected = "a kernel module name (letters, digits, '_', '-')" },
+        {.key = "package",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(kernel_package),
+         .check = is_kernel_package,
+         .expected = "a Debian package name, in which ${arch} stands for the architecture"},
+        {.key = "cmdline",
+         .type = F_STRING,
+         .offset = OFF(kernel_cmdline),
+         .check = is_cmdline,
+         .expected = "kernel parameters on one line (at most 1024 characters)"},
+        {.key = "initramfs-modules",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(initramfs_modules),
+         .check = is_module,
+         .expected = "a kernel module name (letters, digits, '_', '-')"},
         {},
 };
 
 static const struct field disk_fields[] = {
-        { .key = "size", .type = F_SIZE, .auto_size = true, .offset = OFF(disk_size),
-          .expected = "\"auto\" or a size such as 4G, 512M or 2GiB (a whole number of MiB)" },
-        { .key = "headroom", .type = F_SIZE, .offset = OFF(disk_headroom),
-          .expected = "a size such as 1G, 512M, 2GiB or 0" },
+        {.key = "size",
+         .type = F_SIZE,
+         .auto_size = true,
+         .offset = OFF(disk_size),
+         .expected = "\"auto\" or a size such as 4G, 512M or 2GiB (a whole number of MiB)"},
+        {.key = "headroom",
+         .type = F_SIZE,
+         .offset = OFF(disk_headroom),
+         .expected = "a size such as 1G, 512M, 2GiB or 0"},
         {},
 };
 
 static const struct field crictl_fields[] = {
-        { .key = "version", .type = F_STRING, .offset = OFF(kubernetes.crictl_version),
-          .check = is_version, .expected = EXP_VERSION },
-        { .key = "url", .type = F_STRING, .offset = OFF(kubernetes.crictl_url), .check = is_url,
-          .expected = EXP_URL },
+        {.key = "version",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.crictl_version),
+         .check = is_version,
+         .expected = EXP_VERSION},
+        {.key = "url",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.crictl_url),
+         .check = is_url,
+         .expected = EXP_URL},
         {},
 };
 
 static const struct field cni_fields[] = {
-        { .key = "version", .type = F_STRING, .offset = OFF(kubernetes.cni_version),
-          .check = is_version, .expected = EXP_VERSION },
-        { .key = "url", .type = F_STRING, .offset = OFF(kubernetes.cni_url), .check = is_url,
-          .expected = EXP_URL },
+        {.key = "version",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.cni_version),
+         .check = is_version,
+         .expected = EXP_VERSION},
+        {.key = "url",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.cni_url),
+         .check = is_url,
+         .expected = EXP_URL},
         {},
 };
 
 static const struct field kubernetes_fields[] = {
-        { .key = "version", .type = F_STRING, .offset = OFF(kubernetes.version),
-          .check = is_version, .expected = EXP_VERSION },
-        { .key = "release-url", .type = F_STRING, .offset = OFF(kubernetes.release_url),
-          .check = is_url, .expected = EXP_URL },
-        { .key = "source", .type = F_STRING, .offset = OFF(kubernetes.source),
-          .check = is_dir_source, .expected = EXP_DIR },
-        { .key = "crictl", .type = F_MAP, .children = crictl_fields, .expected = "a mapping" },
-        { .key = "cni", .type = F_MAP, .children = cni_fields, .expected = "a mapping" },
+        {.key = "version",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.version),
+         .check = is_version,
+         .expected = EXP_VERSION},
+        {.key = "release-url",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.release_url),
+         .check = is_url,
+         .expected = EXP_URL},
+        {.key = "source",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.source),
+         .check = is_dir_source,
+         .expected = EXP_DIR},
+        {.key = "crictl", .type = F_MAP, .children = crictl_fields, .expected = "a mapping"},
+        {.key = "cni", .type = F_MAP, .children = cni_fields, .expected = "a mapping"},
         {},
 };
 
 static const struct field images_fields[] = {
-        { .key = "extra", .type = F_LIST, .unique = true, .offset = OFF(images_extra),
-          .check = is_image_ref, .expected = "an image reference without whitespace" },
-        { .key = "source", .type = F_STRING, .offset = OFF(images_source),
-          .check = is_dir_source, .expected = EXP_DIR },
+        {.key = "extra",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(images_extra),
+         .check = is_image_ref,
+         .expected = "an image reference without whitespace"},
+        {.key = "source",
+         .type = F_STRING,
+         .offset = OFF(images_source),
+         .check = is_dir_source,
+         .expected = EXP_DIR},
         {},
 };
 
 #define MOFF(member) offsetof(struct profile_registry_mirror, member)
 
 static const struct field mirror_fields[] = {
-        { .key = "endpoint", .type = F_STRING, .required = true, .offset = MOFF(endpoint),
-          .check = is_url, .expected = EXP_URL },
-        { .key = "ca-file", .type = F_STRING, .offset = MOFF(ca_file), .check = is_abs_path,
-          .expected = EXP_PATH },
-        { .key = "insecure", .type = F_BOOL, .offset = MOFF(insecure),
-          .expected = "true or false" },
+        {.key = "endpoint",
+         .type = F_STRING,
+         .required = true,
+         .offset = MOFF(endpoint),
+         .check = is_url,
+         .expected = EXP_URL},
+        {.key = "ca-file",
+         .type = F_STRING,
+         .offset = MOFF(ca_file),
+         .check = is_abs_path,
+         .expected = EXP_PATH},
+        {.key = "insecure", .type = F_BOOL, .offset = MOFF(insecure), .expected = "true or false"},
         {},
 };
 
 static const struct field profile_fields[] = {
-        { .key = "name", .type = F_STRING, .required = true, .offset = OFF(name),
-          .check = is_name,
-          .expected = "a name of lowercase letters, digits, '.' and '-' (starting with a letter "
-                      "or digit, at most 64 characters)" },
-        { .key = "distro", .type = F_STRING, .required = true, .offset = OFF(distro),
-          .check = is_distro, .expected = "ubuntu or debian" },
-        { .key = "suite", .type = F_STRING, .required = true, .offset = OFF(suite),
-          .check = is_suite,
-          .expected = "a suite name (lowercase letters, digits, '.', '_', '-')" },
-        { .key = "mirrors", .type = F_MAP, .required = true, .children = mirrors_fields,
-          .expected = "a mapping with main, updates, security" },
-        { .key = "keyring", .type = F_MAP, .required = true, .children = keyring_fields,
-          .expected = "a mapping with path, package" },
-        { .key = "components", .type = F_LIST, .nonempty = true, .unique = true,
-          .offset = OFF(components), .check = is_component,
-          .expected = "an archive component name (lowercase letters, digits, '.', '_', '-')" },
-        { .key = "packages", .type = F_LIST, .offset = OFF(packages), .check = is_package,
-          .expected = EXP_PACKAGE },
-        { .key = "kernel", .type = F_MAP, .required = true, .children = kernel_fields,
-          .expected = "a mapping with package, cmdline, initramfs-modules" },
-        { .key = "disk", .type = F_MAP, .children = disk_fields,
-          .expected = "a mapping with size, headroom" },
-        { .key = "formats", .type = F_FORMATS, .nonempty = true, .offset = OFF(formats),
-          .expected = "raw or qcow2" },
-        { .key = "overlays", .type = F_LIST, .unique = true, .offset = OFF(overlays),
-          .check = is_overlay,
-          .expected = "an overlay directory name (lowercase letters, digits, '.', '_', '-'; "
-                      "no '/')" },
-        { .key = "kubernetes", .type = F_MAP, .children = kubernetes_fields,
-          .expected = "a mapping" },
-        { .key = "images", .type = F_MAP, .children = images_fields,
-          .expected = "a mapping with extra, source" },
-        { .key = "addons", .type = F_LIST, .unique = true, .offset = OFF(addons),
-          .check = is_addon, .expected = "an add-on name (lowercase letters, digits and '-')" },
-        { .key = "registry-mirrors", .type = F_MIRRORS,
-          .expected = "a mapping of registry host to {endpoint, ca-file, insecure}" },
+        {.key = "name",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(name),
+         .check = is_name,
+         .expected = "a name of lowercase letters, digits, '.' and '-' (starting with a letter "
+                     "or digit, at most 64 characters)"},
+        {.key = "distro",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(distro),
+         .check = is_distro,
+         .expected = "ubuntu or debian"},
+        {.key = "suite",
+         .type = F_STRING,
+         .required = true,
+         .offset = OFF(suite),
+         .check = is_suite,
+         .expected = "a suite name (lowercase letters, digits, '.', '_', '-')"},
+        {.key = "mirrors",
+         .type = F_MAP,
+         .required = true,
+         .children = mirrors_fields,
+         .expected = "a mapping with main, updates, security"},
+        {.key = "keyring",
+         .type = F_MAP,
+         .required = true,
+         .children = keyring_fields,
+         .expected = "a mapping with path, package"},
+        {.key = "components",
+         .type = F_LIST,
+         .nonempty = true,
+         .unique = true,
+         .offset = OFF(components),
+         .check = is_component,
+         .expected = "an archive component name (lowercase letters, digits, '.', '_', '-')"},
+        {.key = "packages",
+         .type = F_LIST,
+         .offset = OFF(packages),
+         .check = is_package,
+         .expected = EXP_PACKAGE},
+        {.key = "kernel",
+         .type = F_MAP,
+         .required = true,
+         .children = kernel_fields,
+         .expected = "a mapping with package, cmdline, initramfs-modules"},
+        {.key = "disk", .type = F_MAP, .children = disk_fields, .expected = "a mapping with size, headroom"},
+        {.key = "formats",
+         .type = F_FORMATS,
+         .nonempty = true,
+         .offset = OFF(formats),
+         .expected = "raw or qcow2"},
+        {.key = "overlays",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(overlays),
+         .check = is_overlay,
+         .expected = "an overlay directory name (lowercase letters, digits, '.', '_', '-'; "
+                     "no '/')"},
+        {.key = "kubernetes", .type = F_MAP, .children = kubernetes_fields, .expected = "a mapping"},
+        {.key = "images",
+         .type = F_MAP,
+         .children = images_fields,
+         .expected = "a mapping with extra, source"},
+        {.key = "addons",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(addons),
+         .check = is_addon,
+         .expected = "an add-on name (lowercase letters, digits and '-')"},
+        {.key = "registry-mirrors",
+         .type = F_MIRRORS,
+         .expected = "a mapping of registry host to {endpoint, ca-file, insecure}"},
         {},
 };
+
+/* convert_map() tracks the keys it has seen in a bool[32]. */
+_Static_assert(ELEMENTSOF(profile_fields) <= 32, "too many keys in one mapping");
 
 /* --- errors ------------------------------------------------------------ */
 
@@ -510,8 +619,8 @@ static char *child_path(const char *parent, const char *key) {
 
 /* --- conversion -------------------------------------------------------- */
 
-static int convert_map(struct ctx *c, const struct field *fields, const struct ynode *n,
-                       size_t line, size_t column, void *base, const char *path);
+static int convert_map(struct ctx *c, const struct field *fields, const struct ynode *n, size_t line,
+                       size_t column, void *base, const char *path);
 
 static int check_no_tag(struct ctx *c, const struct ynode *n, const char *path) {
         if (n->tag)
@@ -520,22 +629,20 @@ static int check_no_tag(struct ctx *c, const struct ynode *n, const char *path) 
 }
 
 /* "PATH: expected WHAT, not 'VALUE'" (or "not a list" for a collection). */
-static int fail_value(struct ctx *c, const struct field *f, const struct ynode *n,
-                      const char *path) {
+static int fail_value(struct ctx *c, const struct field *f, const struct ynode *n, const char *path) {
         if (n->kind != YNODE_SCALAR)
                 return fail(c, n, n->line, n->column, path, "expected %s, not %s", f->expected,
                             kind_name(n));
         if (ynode_is_null(n))
-                return fail(c, n, n->line, n->column, path, "expected %s, not null",
-                            f->expected);
+                return fail(c, n, n->line, n->column, path, "expected %s, not null", f->expected);
         _cleanup_free_ char *v = ystr_printable(n->value, 64);
         if (!v)
                 return -ENOMEM;
         return fail(c, n, n->line, n->column, path, "expected %s, not '%s'", f->expected, v);
 }
 
-static int convert_string(struct ctx *c, const struct field *f, const struct ynode *n,
-                          const char *path, char **ret) {
+static int convert_string(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                          char **ret) {
         if (n->kind != YNODE_SCALAR || (f->check && !f->check(n->value)))
                 return fail_value(c, f, n, path);
         char *s = strdup(n->value);
@@ -546,15 +653,14 @@ static int convert_string(struct ctx *c, const struct field *f, const struct yno
         return 0;
 }
 
-static int convert_bool(struct ctx *c, const struct field *f, const struct ynode *n,
-                        const char *path, bool *ret) {
+static int convert_bool(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                        bool *ret) {
         if (n->kind == YNODE_SCALAR && n->plain) {
                 if (streq(n->value, "true") || streq(n->value, "True") || streq(n->value, "TRUE")) {
                         *ret = true;
                         return 0;
                 }
-                if (streq(n->value, "false") || streq(n->value, "False") ||
-                    streq(n->value, "FALSE")) {
+                if (streq(n->value, "false") || streq(n->value, "False") || streq(n->value, "FALSE")) {
                         *ret = false;
                         return 0;
                 }
@@ -562,8 +668,8 @@ static int convert_bool(struct ctx *c, const struct field *f, const struct ynode
         return fail_value(c, f, n, path);
 }
 
-static int convert_size(struct ctx *c, const struct field *f, const struct ynode *n,
-                        const char *path, uint64_t *ret) {
+static int convert_size(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                        uint64_t *ret) {
         if (n->kind == YNODE_SCALAR) {
                 if (f->auto_size && streq(n->value, "auto")) {
                         *ret = 0;
@@ -579,18 +685,14 @@ static int convert_size(struct ctx *c, const struct field *f, const struct ynode
 }
 
 /* A list whose items are all non-null scalars passing f->check. */
-static int check_list(struct ctx *c, const struct field *f, const struct ynode *n,
-                      const char *path) {
+static int check_list(struct ctx *c, const struct field *f, const struct ynode *n, const char *path) {
         if (n->kind != YNODE_SEQUENCE)
-                return fail(c, n, n->line, n->column, path,
-                            "expected a list, not %s (each item: %s)", kind_name(n),
-                            f->expected);
+                return fail(c, n, n->line, n->column, path, "expected a list, not %s (each item: %s)",
+                            kind_name(n), f->expected);
         if (f->nonempty && n->n_items == 0)
-                return fail(c, n, n->line, n->column, path, "expected at least one item (%s)",
-                            f->expected);
+                return fail(c, n, n->line, n->column, path, "expected at least one item (%s)", f->expected);
         if (n->n_items > PROFILE_MAX_LIST)
-                return fail(c, n, n->line, n->column, path, "more than %u items",
-                            PROFILE_MAX_LIST);
+                return fail(c, n, n->line, n->column, path, "more than %u items", PROFILE_MAX_LIST);
 
         for (size_t i = 0; i < n->n_items; i++) {
                 const struct ynode *item = n->items[i];
@@ -616,8 +718,8 @@ static int check_list(struct ctx *c, const struct field *f, const struct ynode *
         return 0;
 }
 
-static int convert_list(struct ctx *c, const struct field *f, const struct ynode *n,
-                        const char *path, char ***ret) {
+static int convert_list(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                        char ***ret) {
         int r = check_list(c, f, n, path);
         if (r < 0)
                 return r;
@@ -634,8 +736,8 @@ static int convert_list(struct ctx *c, const struct field *f, const struct ynode
         return 0;
 }
 
-static int convert_formats(struct ctx *c, const struct field *f, const struct ynode *n,
-                           const char *path, unsigned *ret) {
+static int convert_formats(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                           unsigned *ret) {
         struct field items = *f;
         items.check = is_format;
         items.unique = true;
@@ -644,14 +746,13 @@ static int convert_formats(struct ctx *c, const struct field *f, const struct yn
                 return r;
         unsigned formats = 0;
         for (size_t i = 0; i < n->n_items; i++)
-                formats |= streq(n->items[i]->value, "raw") ? PROFILE_FORMAT_RAW
-                                                            : PROFILE_FORMAT_QCOW2;
+                formats |= streq(n->items[i]->value, "raw") ? PROFILE_FORMAT_RAW : PROFILE_FORMAT_QCOW2;
         *ret = formats;
         return 0;
 }
 
-static int convert_mirrors(struct ctx *c, const struct field *f, const struct ynode *n,
-                           const char *path, struct profile *p) {
+static int convert_mirrors(struct ctx *c, const struct field *f, const struct ynode *n, const char *path,
+                           struct profile *p) {
         if (n->kind != YNODE_MAPPING)
                 return fail(c, n, n->line, n->column, path, "expected %s, not %s", f->expected,
                             kind_name(n));
@@ -683,8 +784,7 @@ static int convert_mirrors(struct ctx *c, const struct field *f, const struct yn
                 int r = check_no_tag(c, v, item_path);
                 if (r < 0)
                         return r;
-                r = convert_map(c, mirror_fields, v, n->key_lines[i], n->key_columns[i], &m[i],
-                                item_path);
+                r = convert_map(c, mirror_fields, v, n->key_lines[i], n->key_columns[i], &m[i], item_path);
                 if (r < 0)
                         return r;
                 if (strncmp(m[i].endpoint, "http://", 7) == 0 && !m[i].insecure) {
@@ -699,8 +799,8 @@ static int convert_mirrors(struct ctx *c, const struct field *f, const struct yn
         return 0;
 }
 
-static int convert_field(struct ctx *c, const struct field *f, const struct ynode *n,
-                         size_t key_line, size_t key_column, void *base, const char *path) {
+static int convert_field(struct ctx *c, const struct field *f, const struct ynode *n, size_t key_line,
+                         size_t key_column, void *base, const char *path) {
         int r = check_no_tag(c, n, path);
         if (r < 0)
                 return r;
@@ -708,8 +808,7 @@ static int convert_field(struct ctx *c, const struct field *f, const struct ynod
         /* null is "not given" for optional keys; mappings become empty */
         if (ynode_is_null(n) && f->type != F_MAP && f->type != F_MIRRORS) {
                 if (f->required)
-                        return fail(c, n, key_line, key_column, path, "expected %s, not null",
-                                    f->expected);
+                        return fail(c, n, key_line, key_column, path, "expected %s, not null", f->expected);
                 return 0;
         }
 
@@ -736,15 +835,14 @@ static int convert_field(struct ctx *c, const struct field *f, const struct ynod
 }
 
 /* `n` is a mapping, or a null scalar (an empty mapping at key_line:key_column). */
-static int convert_map(struct ctx *c, const struct field *fields, const struct ynode *n,
-                       size_t key_line, size_t key_column, void *base, const char *path) {
+static int convert_map(struct ctx *c, const struct field *fields, const struct ynode *n, size_t key_line,
+                       size_t key_column, void *base, const char *path) {
         size_t line = key_line, column = key_column;
         if (n->kind == YNODE_MAPPING) {
                 line = n->line;
                 column = n->column;
         } else if (!ynode_is_null(n))
-                return fail(c, n, n->line, n->column, path, "expected a mapping, not %s",
-                            kind_name(n));
+                return fail(c, n, n->line, n->column, path, "expected a mapping, not %s", kind_name(n));
 
         bool seen[32] = {};
         for (size_t i = 0; i < n->n_items; i++) {
@@ -756,11 +854,10 @@ static int convert_map(struct ctx *c, const struct field *fields, const struct y
                         if (streq(fields[j].key, n->keys[i]))
                                 break;
                 if (!fields[j].key)
-                        return fail(c, n, n->key_lines[i], n->key_columns[i], key_path,
-                                    "unknown key");
+                        return fail(c, n, n->key_lines[i], n->key_columns[i], key_path, "unknown key");
                 seen[j] = true;
-                int r = convert_field(c, &fields[j], n->items[i], n->key_lines[i],
-                                      n->key_columns[i], base, key_path);
+                int r = convert_field(c, &fields[j], n->items[i], n->key_lines[i], n->key_columns[i], base,
+                                      key_path);
                 if (r < 0)
                         return r;
         }
@@ -791,7 +888,7 @@ static int remember_override(struct ctx *c, const struct ynode *n, const char *t
         if (!o)
                 return -ENOMEM;
         c->overrides = o;
-        c->overrides[c->n_overrides++] = (struct override_node){ n, text, leaf };
+        c->overrides[c->n_overrides++] = (struct override_node){n, text, leaf};
         return 0;
 }
 
@@ -802,8 +899,8 @@ static void forget_override(struct ctx *c, const struct ynode *n) {
 }
 
 /* The mapping `map[key]`, created when absent or null. */
-static int descend(struct ctx *c, struct ynode *map, const char *key, const char *text,
-                   const char *path, struct ynode **ret) {
+static int descend(struct ctx *c, struct ynode *map, const char *key, const char *text, const char *path,
+                   struct ynode **ret) {
         struct ynode *child = ynode_get(map, key);
         if (child && child->kind == YNODE_MAPPING) {
                 *ret = child;
@@ -811,14 +908,19 @@ static int descend(struct ctx *c, struct ynode *map, const char *key, const char
         }
         if (child && !ynode_is_null(child))
                 return fail(c, child, child->line, child->column, path,
-                            "expected a mapping, not %s (while applying --set %s)",
-                            kind_name(child), text);
+                            "expected a mapping, not %s (while applying --set %s)", kind_name(child), text);
         /* A null in the file ("kernel:") stays the file's: errors about the
          * mapping replacing it point there. A mapping --set had to create
          * (or that replaces one it created) belongs to the override. */
         bool from_file = child && !find_override(c, child);
-        struct ynode *m = from_file ? ynode_new_mapping(child->line, child->column)
-                                    : ynode_new_mapping(0, 0);
+        size_t line = 0, column = 0;
+        for (size_t i = 0; from_file && i < map->n_items; i++)
+                if (map->items[i] == child) {
+                        /* where the key is, as for a null mapping left alone */
+                        line = map->key_lines[i];
+                        column = map->key_columns[i];
+                }
+        struct ynode *m = ynode_new_mapping(line, column);
         if (!m)
                 return -ENOMEM;
         forget_override(c, child);
@@ -884,8 +986,7 @@ static int apply_override(struct ctx *c, struct ynode *root, const char *text) {
                         _cleanup_free_ char *host = strndup(dot + 1, (size_t) (last - dot - 1));
                         if (!host)
                                 return -ENOMEM;
-                        _cleanup_free_ char *host_path = strndup(key_path,
-                                                                 (size_t) (last - key_path));
+                        _cleanup_free_ char *host_path = strndup(key_path, (size_t) (last - key_path));
                         if (!host_path)
                                 return -ENOMEM;
                         r = descend(c, map, host, text, host_path, &map);
@@ -911,10 +1012,8 @@ static int apply_override(struct ctx *c, struct ynode *root, const char *text) {
         if (!leaf_key)
                 return -ENOMEM;
         if (!is_scalar_type(f->type))
-                return fail_override(c, text, "%s is %s; --set only sets single values",
-                                     f->key,
-                                     f->type == F_MAP || f->type == F_MIRRORS ? "a mapping"
-                                                                              : "a list");
+                return fail_override(c, text, "%s is %s; --set only sets single values", f->key,
+                                     f->type == F_MAP || f->type == F_MIRRORS ? "a mapping" : "a list");
 
         struct ynode *v = ynode_new_scalar(value, true, 0, 0);
         if (!v)
@@ -986,11 +1085,9 @@ static int strv_default(char ***v, const char *item) {
 
 static int apply_defaults(struct profile *p) {
         int r;
-        if ((r = strv_default(&p->components, "main")) < 0 ||
-            (r = strv_default(&p->packages, NULL)) < 0 ||
+        if ((r = strv_default(&p->components, "main")) < 0 || (r = strv_default(&p->packages, NULL)) < 0 ||
             (r = strv_default(&p->initramfs_modules, NULL)) < 0 ||
-            (r = strv_default(&p->overlays, "base")) < 0 ||
-            (r = strv_default(&p->images_extra, NULL)) < 0 ||
+            (r = strv_default(&p->overlays, "base")) < 0 || (r = strv_default(&p->images_extra, NULL)) < 0 ||
             (r = strv_default(&p->addons, NULL)) < 0)
                 return r;
         if (!p->kernel_cmdline) {
@@ -1012,7 +1109,7 @@ static void ctx_done(struct ctx *c) {
 
 int profile_parse(const char *filename, const char *data, size_t size, char *const *overrides,
                   struct profile **ret, char **ret_error) {
-        _cleanup_(ctx_done) struct ctx c = { .filename = filename ? filename : "<profile>" };
+        _cleanup_(ctx_done) struct ctx c = {.filename = filename ? filename : "<profile>"};
 
         struct yaml_limits limits = yaml_default_limits;
         limits.max_input = PROFILE_MAX_SIZE;
@@ -1021,8 +1118,7 @@ int profile_parse(const char *filename, const char *data, size_t size, char *con
         _cleanup_free_ char *yaml_error = NULL;
         int r = yaml_parse_one(data, size, &limits, &root, &yaml_error);
         if (r < 0) {
-                if (ret_error && yaml_error &&
-                    asprintf(ret_error, "%s:%s", c.filename, yaml_error) < 0) {
+                if (ret_error && yaml_error && asprintf(ret_error, "%s:%s", c.filename, yaml_error) < 0) {
                         *ret_error = NULL;
                         return -ENOMEM;
                 }
@@ -1059,8 +1155,7 @@ int profile_parse(const char *filename, const char *data, size_t size, char *con
         return 0;
 }
 
-int profile_load(const char *path, char *const *overrides, struct profile **ret,
-                 char **ret_error) {
+int profile_load(const char *path, char *const *overrides, struct profile **ret, char **ret_error) {
         _cleanup_free_ char *data = NULL;
         size_t size = 0;
         int r = read_file_full(path, PROFILE_MAX_SIZE, &data, &size);

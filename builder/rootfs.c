@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,15 +181,23 @@ int rootfs_stage(const struct profile *p, const struct arch_info *a, const char 
             asprintf(&tmp, "%s.partial", tar) < 0 ||
             asprintf(&hookdir, "%s/hooks-%s", dir, ret_key) < 0)
                 return log_oom();
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "rootfs: cannot create cache directory '%s': %m", dir);
+        /* Two builds sharing a cache wait for each other instead of writing
+         * the same partial tarball. The lock is released when fd closes. */
+        _cleanup_free_ char *lockpath = NULL;
+        if (asprintf(&lockpath, "%s.lock", tar) < 0)
+                return log_oom();
+        _cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0)
+                return log_error_errno(-errno, "rootfs: cannot lock '%s': %m", lockpath);
         if (stat(tar, &st) == 0) {
                 log_info("rootfs: cached %s", tar);
                 *ret_tar = TAKE_PTR(tar);
                 *ret_cached = 1;
                 return 0;
         }
-        r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return log_error_errno(r, "rootfs: cannot create cache directory '%s': %m", dir);
         (void) rm_rf(hookdir);
         r = write_hook_files(hookdir, p);
         if (r < 0)
@@ -200,7 +210,8 @@ int rootfs_stage(const struct profile *p, const struct arch_info *a, const char 
         log_info("rootfs: mmdebstrap %s %s for %s (not cached: key %.12s)", p->distro, p->suite,
                  a->debian, ret_key);
         struct proc_result res = { 0 };
-        struct proc_opts opts = { .timeout_sec = 3600, .stdout_fd = -1, .stdout_to_stderr = true };
+        struct proc_opts opts = { .timeout_sec = 3600, .stdout_fd = -1, .stdout_to_stderr = true,
+                                  .passthrough_stderr = true };
         r = proc_ops->run(argv, &opts, &res);
         if (r < 0) {
                 proc_log_failure(r, "rootfs: mmdebstrap failed", argv, &res);

@@ -60,8 +60,11 @@ static void open_(struct json *j, const char *c) {
         j->first[j->depth] = true;
 }
 static void close_(struct json *j, const char *c) {
-        if (j->depth <= 0) {
+        if (j->after_key && !j->error) /* a key without its value */
                 j->error = -EINVAL;
+        if (j->depth <= 0) {
+                if (!j->error) /* sticky: keep the first error (e.g. -E2BIG) */
+                        j->error = -EINVAL;
                 return;
         }
         bool empty = j->first[j->depth];
@@ -106,6 +109,8 @@ static void quoted(struct json *j, const char *s) {
 }
 
 void json_key(struct json *j, const char *key) {
+        if (j->after_key && !j->error) /* two keys in a row */
+                j->error = -EINVAL;
         before_value(j);
         quoted(j, key);
         puts_(j, ": ");
@@ -149,7 +154,7 @@ void json_reset(struct json *j) {
 }
 
 int json_finish(struct json *j, char **ret, size_t *ret_len) {
-        if (!j->error && j->depth != 0)
+        if (!j->error && (j->depth != 0 || j->after_key))
                 j->error = -EINVAL;
         puts_(j, "\n");
         int r = j->error;

@@ -268,19 +268,25 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 char *argv_to_string(char *const argv[]) {
         size_t n = 1;
         for (char *const *a = argv; *a; a++)
-                n += strlen(*a) * 2 + 3;
+                n += strlen(*a) * 4 + 3; /* each ' may become '\'' */
         char *s = malloc(n), *p = s;
         if (!s)
                 return NULL;
         for (char *const *a = argv; *a; a++) {
                 if (a != argv)
                         *p++ = ' ';
-                bool quote = !**a || strpbrk(*a, " \t\n'\"\\$") != NULL;
+                /* Quote anything beyond the characters a shell never treats
+                 * specially (as Python's shlex.quote does). */
+                bool quote = !**a || (*a)[strspn(*a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                     "0123456789_@%+=:,./-")] != '\0';
                 if (quote)
                         *p++ = '\'';
                 for (const char *c = *a; *c; c++) {
                         if (*c == '\'' && quote) {
-                                *p++ = '\\';
+                                /* Close the quote, an escaped ', reopen. */
+                                memcpy(p, "'\\''", 4);
+                                p += 4;
+                                continue;
                         }
                         *p++ = *c;
                 }

@@ -102,7 +102,10 @@ void yemit_seq_end(struct yemit *e) {
 static bool needs_quotes(const char *s) {
         static const char *const special[] = { "", "~", "null", "Null", "NULL", "true", "True", "TRUE",
                                                "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No",
-                                               "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N" };
+                                               "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+                                               /* floats without a digit, and the merge key */
+                                               ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+                                               "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<" };
         for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
                 if (strcmp(s, special[i]) == 0)
                         return true;
@@ -119,7 +122,7 @@ static void scalar(struct yemit *e, const char *s, yaml_scalar_style_t style, bo
         yaml_event_t ev;
         emit(e, &ev,
              yaml_scalar_event_initialize(&ev, NULL, (yaml_char_t *) YAML_STR_TAG, (yaml_char_t *) s,
-                                          (int) strlen(s), plain_implicit, !plain_implicit, style));
+                                          (int) strlen(s), plain_implicit, 1, style));
 }
 
 void yemit_str(struct yemit *e, const char *s) {

@@ -224,8 +224,7 @@ static void builder_done(struct builder *b) {
         free(b->error);
 }
 
-_printf_(5, 6) static int fail(struct builder *b, int r, size_t line, size_t column,
-                               const char *fmt, ...) {
+_printf_(5, 6) static int fail(struct builder *b, int r, size_t line, size_t column, const char *fmt, ...) {
         if (r == -ENOMEM || b->error)
                 return r;
         _cleanup_free_ char *reason = NULL;
@@ -268,9 +267,8 @@ static int fail_libyaml(struct builder *b, const yaml_parser_t *parser) {
 
         size_t line = LINE(parser->problem_mark), column = COLUMN(parser->problem_mark);
         if (parser->context)
-                return fail(b, -EBADMSG, line, column, "%s (%s at %zu:%zu)", problem,
-                            parser->context, LINE(parser->context_mark),
-                            COLUMN(parser->context_mark));
+                return fail(b, -EBADMSG, line, column, "%s (%s at %zu:%zu)", problem, parser->context,
+                            LINE(parser->context_mark), COLUMN(parser->context_mark));
         return fail(b, -EBADMSG, line, column, "%s", problem);
 }
 
@@ -313,8 +311,7 @@ static bool expecting_key(const struct builder *b) {
 
 static int check_anchor(struct builder *b, const yaml_mark_t *m, const yaml_char_t *anchor) {
         if (anchor)
-                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m),
-                            "anchors and aliases are not supported");
+                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m), "anchors and aliases are not supported");
         return 0;
 }
 
@@ -327,8 +324,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *e) {
         if (r < 0)
                 return r;
         if (memchr(e->data.scalar.value, '\0', e->data.scalar.length))
-                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m),
-                            "scalar contains a NUL character");
+                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m), "scalar contains a NUL character");
 
         if (expecting_key(b)) {
                 struct frame *f = &b->frames[b->n_frames - 1];
@@ -340,9 +336,9 @@ static int on_scalar(struct builder *b, const yaml_event_t *e) {
                 return 0;
         }
 
-        struct ynode *n = ynode_new_scalar((const char *) e->data.scalar.value,
-                                           e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE,
-                                           LINE(*m), COLUMN(*m));
+        struct ynode *n =
+                ynode_new_scalar((const char *) e->data.scalar.value,
+                                 e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, LINE(*m), COLUMN(*m));
         if (!n)
                 return -ENOMEM;
         if (e->data.scalar.tag) {
@@ -357,16 +353,15 @@ static int on_scalar(struct builder *b, const yaml_event_t *e) {
 
 static int on_collection_start(struct builder *b, const yaml_event_t *e, enum ynode_kind kind) {
         const yaml_mark_t *m = &e->start_mark;
-        const yaml_char_t *anchor = kind == YNODE_MAPPING ? e->data.mapping_start.anchor
-                                                          : e->data.sequence_start.anchor;
-        const yaml_char_t *tag = kind == YNODE_MAPPING ? e->data.mapping_start.tag
-                                                       : e->data.sequence_start.tag;
+        const yaml_char_t *anchor =
+                kind == YNODE_MAPPING ? e->data.mapping_start.anchor : e->data.sequence_start.anchor;
+        const yaml_char_t *tag =
+                kind == YNODE_MAPPING ? e->data.mapping_start.tag : e->data.sequence_start.tag;
         int r = check_anchor(b, m, anchor);
         if (r < 0)
                 return r;
         if (expecting_key(b))
-                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m),
-                            "mapping keys must be scalars, not a %s",
+                return fail(b, -EBADMSG, LINE(*m), COLUMN(*m), "mapping keys must be scalars, not a %s",
                             kind == YNODE_MAPPING ? "mapping" : "sequence");
         r = count_node(b, m);
         if (r < 0)
@@ -397,7 +392,7 @@ static int on_collection_start(struct builder *b, const yaml_event_t *e, enum yn
         r = attach(b, n);
         if (r < 0)
                 return r;
-        b->frames[b->n_frames++] = (struct frame){ .node = n };
+        b->frames[b->n_frames++] = (struct frame){.node = n};
         return 0;
 }
 
@@ -459,8 +454,8 @@ static int on_collection_end(struct builder *b) {
 
 static int on_document_start(struct builder *b, const yaml_event_t *e) {
         if (b->n_docs >= b->limits->max_documents)
-                return fail(b, -E2BIG, LINE(e->start_mark), COLUMN(e->start_mark),
-                            "more than %zu documents", b->limits->max_documents);
+                return fail(b, -E2BIG, LINE(e->start_mark), COLUMN(e->start_mark), "more than %zu documents",
+                            b->limits->max_documents);
         return 0;
 }
 
@@ -508,14 +503,12 @@ static int on_event(struct builder *b, const yaml_event_t *e) {
 
 static int parse_stream(struct builder *b) {
         if (b->size > b->limits->max_input)
-                return fail(b, -EFBIG, 1, 1, "input is larger than %zu bytes",
-                            b->limits->max_input);
+                return fail(b, -EFBIG, 1, 1, "input is larger than %zu bytes", b->limits->max_input);
 
         _cleanup_(yaml_parser_deletep) yaml_parser_t parser = {};
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
-        yaml_parser_set_input_string(&parser, (const unsigned char *) (b->data ? b->data : ""),
-                                     b->size);
+        yaml_parser_set_input_string(&parser, (const unsigned char *) (b->data ? b->data : ""), b->size);
 
         for (bool done = false; !done;) {
                 _cleanup_(yaml_event_deletep) yaml_event_t event = {};
@@ -556,8 +549,8 @@ int yaml_parse_documents(const char *data, size_t size, const struct yaml_limits
         return 0;
 }
 
-int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limits,
-                   struct ynode **ret, char **ret_error) {
+int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limits, struct ynode **ret,
+                   char **ret_error) {
         struct ynode **docs = NULL;
         size_t n_docs = 0;
         int r = yaml_parse_documents(data, size, limits, &docs, &n_docs, ret_error);
@@ -567,8 +560,8 @@ int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limi
         if (n_docs > 1) {
                 size_t line = docs[1]->line, column = docs[1]->column;
                 ynode_free_documents(docs, n_docs);
-                if (ret_error && asprintf(ret_error, "%zu:%zu: expected a single document",
-                                          line, column) < 0) {
+                if (ret_error &&
+                    asprintf(ret_error, "%zu:%zu: expected a single document", line, column) < 0) {
                         *ret_error = NULL;
                         return -ENOMEM;
                 }

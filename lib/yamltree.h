@@ -55,7 +55,11 @@ const char *ynode_get_str(const struct ynode *map, const char *key);
 /* Is this scalar YAML's null (~, null, Null, NULL, or empty plain)? */
 bool ynode_is_null(const struct ynode *n);
 
-/* Errors from the functions above: -EFBIG (input larger than max_input),
+/* Limits: every scalar (mapping keys included) and every collection counts
+ * as a node; depth counts nested collections (a top-level mapping is 1).
+ * A NULL `limits` means yaml_default_limits.
+ *
+ * Errors from the functions above: -EFBIG (input larger than max_input),
  * -E2BIG (too many nodes or documents, nesting deeper than max_depth),
  * -EBADMSG (syntax error, alias/anchor, duplicate or non-scalar key, NUL in a
  * scalar), -ENOMEM. */

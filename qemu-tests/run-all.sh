@@ -5,12 +5,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 image=${1:?usage: run-all.sh IMAGE.raw [ARCH]}
 arch=${2:-$(dpkg --print-architecture)}
 [ -f "$image" ] || { echo "run-all: no image '$image'" >&2; exit 1; }
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 total_pass=0
 total_fail=0
 for s in boot-basic; do
         echo "== qemu scenario: $s"
-        out=$("$here/$s.sh" "$image" "$arch" | tee /dev/stderr)
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+        "$here/$s.sh" "$image" "$arch" | tee "$results"
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$results" | tail -n 1)
         if [ -z "$line" ]; then
                 total_fail=$((total_fail + 1))
                 continue

@@ -200,6 +200,23 @@ static void test_boundaries(void **state) {
                 assert_int_equal(stagekey_final(k, b), 0);
         }
         assert_string_not_equal(a, b);
+
+        /* Binary data that looks like a following field: only the length
+         * prefix tells "x\0e\0z" from "x\0" followed by a field e = "z". */
+        {
+                _cleanup_stagekey_ struct stagekey *k = NULL;
+                assert_int_equal(stagekey_new("s", 1, &k), 0);
+                assert_int_equal(stagekey_add_data(k, "d", "x\0e\0z", 5), 0);
+                assert_int_equal(stagekey_final(k, a), 0);
+        }
+        {
+                _cleanup_stagekey_ struct stagekey *k = NULL;
+                assert_int_equal(stagekey_new("s", 1, &k), 0);
+                assert_int_equal(stagekey_add_data(k, "d", "x\0", 2), 0);
+                assert_int_equal(stagekey_add_data(k, "e", "z", 1), 0);
+                assert_int_equal(stagekey_final(k, b), 0);
+        }
+        assert_string_not_equal(a, b);
 }
 
 static void test_null_vs_empty(void **state) {

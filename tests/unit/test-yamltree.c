@@ -27,15 +27,15 @@ static struct ynode *parse_ok(const char *text) {
 
 /* Parses `text` (all documents) with `limits`, expects failure `expected_r`
  * and an error message equal to `expected`. */
-static void expect_error(const char *text, size_t size, const struct yaml_limits *limits,
-                         int expected_r, const char *expected) {
+static void expect_error(const char *text, size_t size, const struct yaml_limits *limits, int expected_r,
+                         const char *expected) {
         struct ynode **docs = (struct ynode **) 0x1;
         size_t n_docs = 4242;
         _cleanup_free_ char *error = NULL;
         int r = yaml_parse_documents(text, size, limits, &docs, &n_docs, &error);
         if (r != expected_r || !error || !streq(error, expected))
-                print_error("input: %s\n got %d '%s'\n want %d '%s'\n", text, r,
-                            error ? error : "(none)", expected_r, expected);
+                print_error("input: %s\n got %d '%s'\n want %d '%s'\n", text, r, error ? error : "(none)",
+                            expected_r, expected);
         assert_int_equal(r, expected_r);
         assert_non_null(error);
         assert_string_equal(error, expected);
@@ -236,13 +236,11 @@ static void test_multi_document(void **state) {
 
 static void test_empty(void **state) {
         (void) state;
-        static const char *const empties[] = { "", "\n\n", "# only a comment\n", "---\n",
-                                               "--- \n...\n" };
+        static const char *const empties[] = {"", "\n\n", "# only a comment\n", "---\n", "--- \n...\n"};
         for (size_t i = 0; i < ELEMENTSOF(empties); i++) {
                 struct ynode **docs = NULL;
                 size_t n = 99;
-                assert_int_equal(yaml_parse_documents(empties[i], strlen(empties[i]), NULL, &docs,
-                                                      &n, NULL),
+                assert_int_equal(yaml_parse_documents(empties[i], strlen(empties[i]), NULL, &docs, &n, NULL),
                                  0);
                 assert_true(n <= 1);
                 ynode_free_documents(docs, n);
@@ -328,10 +326,8 @@ static void test_limit_nodes(void **state) {
         assert_int_equal(yaml_parse_documents(ok, strlen(ok), &limits, &docs, &n, NULL), 0);
         assert_int_equal(n, 2);
         ynode_free_documents(docs, n);
-        expect_error("a: 1\nb: 2\nc: 3\n", 15, &limits, -E2BIG,
-                     "3:1: document has more than 5 nodes");
-        expect_error("[1, 2, 3, 4, 5]", 15, &limits, -E2BIG,
-                     "1:14: document has more than 5 nodes");
+        expect_error("a: 1\nb: 2\nc: 3\n", 15, &limits, -E2BIG, "3:1: document has more than 5 nodes");
+        expect_error("[1, 2, 3, 4, 5]", 15, &limits, -E2BIG, "1:14: document has more than 5 nodes");
 
         assert_int_equal(yaml_default_limits.max_nodes, 100000);
 }
@@ -356,8 +352,7 @@ static void test_aliases_refused(void **state) {
         (void) state;
         expect_error_str("a: &x 1\nb: *x\n", -EBADMSG, "1:4: anchors and aliases are not supported");
         expect_error_str("a: 1\nb: *x\n", -EBADMSG, "2:4: anchors and aliases are not supported");
-        expect_error_str("base: &b {k: v}\n", -EBADMSG,
-                         "1:7: anchors and aliases are not supported");
+        expect_error_str("base: &b {k: v}\n", -EBADMSG, "1:7: anchors and aliases are not supported");
         expect_error_str("- &s\n  - 1\n", -EBADMSG, "1:3: anchors and aliases are not supported");
         expect_error_str("&k key: v\n", -EBADMSG, "1:1: anchors and aliases are not supported");
         /* the billion laughs never gets past the first anchor */
@@ -369,8 +364,7 @@ static void test_duplicate_keys(void **state) {
         (void) state;
         expect_error_str("a: 1\nb: 2\na: 3\n", -EBADMSG, "3:1: duplicate key 'a' (first at 1:1)");
         expect_error_str("{x: 1, x: 2}", -EBADMSG, "1:8: duplicate key 'x' (first at 1:2)");
-        expect_error_str("top:\n  k: 1\n  k: 1\n", -EBADMSG,
-                         "3:3: duplicate key 'k' (first at 2:3)");
+        expect_error_str("top:\n  k: 1\n  k: 1\n", -EBADMSG, "3:3: duplicate key 'k' (first at 2:3)");
         /* the first repetition in input order is reported */
         expect_error_str("b: 1\na: 1\nb: 2\na: 2\na: 3\n", -EBADMSG,
                          "3:1: duplicate key 'b' (first at 1:1)");
@@ -389,12 +383,9 @@ static void test_duplicate_keys(void **state) {
 
 static void test_non_scalar_keys(void **state) {
         (void) state;
-        expect_error_str("? [a, b]\n: 1\n", -EBADMSG,
-                         "1:3: mapping keys must be scalars, not a sequence");
-        expect_error_str("? {a: 1}\n: x\n", -EBADMSG,
-                         "1:3: mapping keys must be scalars, not a mapping");
-        expect_error_str("ok: 1\n[a]: 1\n", -EBADMSG,
-                         "2:1: mapping keys must be scalars, not a sequence");
+        expect_error_str("? [a, b]\n: 1\n", -EBADMSG, "1:3: mapping keys must be scalars, not a sequence");
+        expect_error_str("? {a: 1}\n: x\n", -EBADMSG, "1:3: mapping keys must be scalars, not a mapping");
+        expect_error_str("ok: 1\n[a]: 1\n", -EBADMSG, "2:1: mapping keys must be scalars, not a sequence");
 }
 
 static void test_syntax_errors(void **state) {
@@ -430,10 +421,8 @@ static void test_is_null(void **state) {
                                                       "str: !!str null\n"
                                                       "map: {}\n"
                                                       "seq: []\n");
-        static const char *const nulls[] = { "empty", "tilde", "lower", "title", "upper",
-                                             "tagged" };
-        static const char *const not_nulls[] = { "single", "double", "mixed", "word",
-                                                 "str",    "map",    "seq" };
+        static const char *const nulls[] = {"empty", "tilde", "lower", "title", "upper", "tagged"};
+        static const char *const not_nulls[] = {"single", "double", "mixed", "word", "str", "map", "seq"};
         for (size_t i = 0; i < ELEMENTSOF(nulls); i++) {
                 const struct ynode *n = ynode_get(root, nulls[i]);
                 assert_non_null(n);
@@ -496,22 +485,14 @@ static void test_printable(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_scalars),
-                cmocka_unit_test(test_utf8_columns),
-                cmocka_unit_test(test_sequences),
-                cmocka_unit_test(test_mappings),
-                cmocka_unit_test(test_multi_document),
-                cmocka_unit_test(test_empty),
-                cmocka_unit_test(test_limit_input),
-                cmocka_unit_test(test_limit_depth),
-                cmocka_unit_test(test_limit_nodes),
-                cmocka_unit_test(test_limit_documents),
-                cmocka_unit_test(test_aliases_refused),
-                cmocka_unit_test(test_duplicate_keys),
-                cmocka_unit_test(test_non_scalar_keys),
-                cmocka_unit_test(test_syntax_errors),
-                cmocka_unit_test(test_is_null),
-                cmocka_unit_test(test_map_set),
+                cmocka_unit_test(test_scalars),         cmocka_unit_test(test_utf8_columns),
+                cmocka_unit_test(test_sequences),       cmocka_unit_test(test_mappings),
+                cmocka_unit_test(test_multi_document),  cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_limit_input),     cmocka_unit_test(test_limit_depth),
+                cmocka_unit_test(test_limit_nodes),     cmocka_unit_test(test_limit_documents),
+                cmocka_unit_test(test_aliases_refused), cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_non_scalar_keys), cmocka_unit_test(test_syntax_errors),
+                cmocka_unit_test(test_is_null),         cmocka_unit_test(test_map_set),
                 cmocka_unit_test(test_printable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

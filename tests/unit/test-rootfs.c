@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "arch.h"
+#include "macro.h"
+#include "profile.h"
+#include "rootfs.h"
+#include "stagekey.h"
+#include "strv.h"
+
+/* A profile built by hand, as profile_parse would leave it: every list
+ * NULL-terminated, never NULL. Tests change fields on a copy. */
+static char *components[] = { "main", "contrib", NULL };
+static char *packages[] = { "curl", "systemd", "jq", "curl", "linux-image-amd64", NULL };
+static char *modules[] = { "virtio_blk", "virtio_pci", "nvme", NULL };
+static char *empty[] = { NULL };
+
+static struct profile make_profile(void) {
+        return (struct profile){
+                .path = "images/debian-bookworm.yaml",
+                .name = "debian-bookworm",
+                .distro = "debian",
+                .suite = "bookworm",
+                .mirror_main = "http://deb.debian.org/debian",
+                .mirror_updates = "http://deb.debian.org/debian",
+                .mirror_security = "http://security.debian.org/debian-security",
+                .keyring = "/usr/share/keyrings/debian-archive-keyring.gpg",
+                .keyring_package = "debian-archive-keyring",
+                .components = components,
+                .packages = packages,
+                .kernel_package = "linux-image-${arch}",
+                .kernel_cmdline = "quiet",
+                .initramfs_modules = modules,
+                .formats = PROFILE_FORMAT_RAW,
+                .overlays = empty,
+                .images_extra = empty,
+                .addons = empty,
+        };
+}
+
+static const struct arch_info *amd64(void) {
+        const struct arch_info *a = arch_lookup("amd64");
+        assert_non_null(a);
+        return a;
+}
+static const struct arch_info *arm64(void) {
+        const struct arch_info *a = arch_lookup("arm64");
+        assert_non_null(a);
+        return a;
+}
+
+static ssize_t index_of(char *const *v, const char *s) {
+        for (size_t i = 0; v && v[i]; i++)
+                if (streq(v[i], s))
+                        return (ssize_t) i;
+        return -1;
+}
+
+static void test_kernel_package(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_free_ char *a = rootfs_kernel_package(&p, amd64());
+        _cleanup_free_ char *b = rootfs_kernel_package(&p, arm64());
+        assert_string_equal(a, "linux-image-amd64");
+        assert_string_equal(b, "linux-image-arm64");
+
+        /* Ubuntu's name has no ${arch}: unchanged. */
+        p.kernel_package = "linux-image-virtual";
+        _cleanup_free_ char *c = rootfs_kernel_package(&p, arm64());
+        assert_string_equal(c, "linux-image-virtual");
+
+        /* In the middle, and at the start. */
+        p.kernel_package = "linux-${arch}-cloud";
+        _cleanup_free_ char *d = rootfs_kernel_package(&p, arm64());
+        assert_string_equal(d, "linux-arm64-cloud");
+        p.kernel_package = "${arch}";
+        _cleanup_free_ char *e = rootfs_kernel_package(&p, amd64());
+        assert_string_equal(e, "amd64");
+}
+
+static void test_packages(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_strv_free_ char **v = NULL;
+        assert_int_equal(rootfs_packages(&p, arm64(), &v), 0);
+
+        /* The base set first, in its order. */
+        size_t n_base = 0;
+        while (rootfs_base_packages[n_base])
+                n_base++;
+        assert_true(n_base > 0);
+        for (size_t i = 0; i < n_base; i++)
+                assert_string_equal(v[i], rootfs_base_packages[i]);
+        /* Packages every image needs. */
+        static const char *const needed[] = { "systemd", "udev", "initramfs-tools", "containerd",
+                                              "systemd-boot-efi", "e2fsprogs", "ca-certificates" };
+        for (size_t i = 0; i < ELEMENTSOF(needed); i++)
+                if (index_of(v, needed[i]) < 0)
+                        fail_msg("base set lacks %s", needed[i]);
+        /* Then the kernel, for this architecture, then the profile's own,
+         * each once, in the profile's order. */
+        assert_string_equal(v[n_base], "linux-image-arm64");
+        assert_string_equal(v[n_base + 1], "curl");
+        assert_string_equal(v[n_base + 2], "jq");
+        /* linux-image-amd64 is a profile package here (not the kernel). */
+        assert_string_equal(v[n_base + 3], "linux-image-amd64");
+        assert_null(v[n_base + 4]);
+        /* No duplicates at all. */
+        for (size_t i = 0; v[i]; i++)
+                for (size_t j = i + 1; v[j]; j++)
+                        if (streq(v[i], v[j]))
+                                fail_msg("%s listed twice", v[i]);
+
+        /* For amd64 the profile's linux-image-amd64 is the kernel: once. */
+        _cleanup_strv_free_ char **w = NULL;
+        assert_int_equal(rootfs_packages(&p, amd64(), &w), 0);
+        assert_string_equal(w[n_base], "linux-image-amd64");
+        assert_string_equal(w[n_base + 1], "curl");
+        assert_string_equal(w[n_base + 2], "jq");
+        assert_null(w[n_base + 3]);
+
+        /* No extra packages. */
+        p.packages = empty;
+        _cleanup_strv_free_ char **x = NULL;
+        assert_int_equal(rootfs_packages(&p, amd64(), &x), 0);
+        assert_int_equal(strv_length(x), n_base + 1);
+}
+
+static void test_sources(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_strv_free_ char **v = NULL;
+        assert_int_equal(rootfs_sources(&p, &v), 0);
+        assert_int_equal(strv_length(v), 3);
+        assert_string_equal(v[0], "deb http://deb.debian.org/debian bookworm main contrib");
+        assert_string_equal(v[1], "deb http://deb.debian.org/debian bookworm-updates main contrib");
+        assert_string_equal(v[2], "deb http://security.debian.org/debian-security bookworm-security main contrib");
+
+        /* Absent mirrors are omitted. */
+        p.mirror_security = NULL;
+        _cleanup_strv_free_ char **w = NULL;
+        assert_int_equal(rootfs_sources(&p, &w), 0);
+        assert_int_equal(strv_length(w), 2);
+        assert_string_equal(w[1], "deb http://deb.debian.org/debian bookworm-updates main contrib");
+
+        p.mirror_security = "http://sec.example/";
+        p.mirror_updates = NULL;
+        _cleanup_strv_free_ char **x = NULL;
+        assert_int_equal(rootfs_sources(&p, &x), 0);
+        assert_int_equal(strv_length(x), 2);
+        assert_string_equal(x[0], "deb http://deb.debian.org/debian bookworm main contrib");
+        assert_string_equal(x[1], "deb http://sec.example/ bookworm-security main contrib");
+
+        p.mirror_security = NULL;
+        static char *only_main[] = { "main", NULL };
+        p.components = only_main;
+        _cleanup_strv_free_ char **y = NULL;
+        assert_int_equal(rootfs_sources(&p, &y), 0);
+        assert_int_equal(strv_length(y), 1);
+        assert_string_equal(y[0], "deb http://deb.debian.org/debian bookworm main");
+}
+
+static void test_initramfs_modules(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_free_ char *s = rootfs_initramfs_modules(&p);
+        assert_non_null(s);
+        /* One module per line, after the comment, each line ended. */
+        const char *body = strchr(s, '\n');
+        assert_non_null(body);
+        assert_int_equal(s[0], '#');
+        assert_string_equal(body + 1, "virtio_blk\nvirtio_pci\nnvme\n");
+        p.initramfs_modules = empty;
+        _cleanup_free_ char *t = rootfs_initramfs_modules(&p);
+        assert_non_null(t);
+        assert_string_equal(strchr(t, '\n') + 1, "");
+}
+
+static void test_mmdebstrap_argv(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_strv_free_ char **argv = NULL;
+        assert_int_equal(rootfs_mmdebstrap_argv(&p, arm64(), "/cache/hooks-x", "/cache/out.tar.partial", &argv), 0);
+        size_t n = strv_length(argv);
+        assert_true(n > 8);
+        assert_string_equal(argv[0], "mmdebstrap");
+        assert_true(index_of(argv, "--variant=minbase") > 0);
+        assert_true(index_of(argv, "--architectures=arm64") > 0);
+        assert_true(index_of(argv, "--architectures=amd64") < 0);
+        assert_true(index_of(argv, "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg") > 0);
+        assert_true(index_of(argv, "--setup-hook=sync-in /cache/hooks-x /") > 0);
+
+        /* --include is exactly the package list, comma-separated. */
+        _cleanup_strv_free_ char **pkgs = NULL;
+        assert_int_equal(rootfs_packages(&p, arm64(), &pkgs), 0);
+        _cleanup_free_ char *joined = strv_join(pkgs, ",");
+        _cleanup_free_ char *include = NULL;
+        assert_true(asprintf(&include, "--include=%s", joined) > 0);
+        assert_true(index_of(argv, include) > 0);
+        assert_non_null(strstr(include, ",linux-image-arm64,curl,jq,"));
+
+        /* Options first, then the positional arguments: suite, target,
+         * then the sources in order. */
+        ssize_t suite = index_of(argv, "bookworm");
+        assert_true(suite > 0);
+        for (ssize_t i = 1; i < suite; i++)
+                if (argv[i][0] != '-')
+                        fail_msg("positional argument %s before the suite", argv[i]);
+        assert_string_equal(argv[suite + 1], "/cache/out.tar.partial");
+        _cleanup_strv_free_ char **sources = NULL;
+        assert_int_equal(rootfs_sources(&p, &sources), 0);
+        for (size_t i = 0; sources[i]; i++)
+                assert_string_equal(argv[suite + 2 + (ssize_t) i], sources[i]);
+        assert_int_equal((size_t) suite + 2 + strv_length(sources), n);
+
+        /* amd64 */
+        _cleanup_strv_free_ char **argv2 = NULL;
+        assert_int_equal(rootfs_mmdebstrap_argv(&p, amd64(), "/h", "/o", &argv2), 0);
+        assert_true(index_of(argv2, "--architectures=amd64") > 0);
+        assert_true(index_of(argv2, "--architectures=arm64") < 0);
+}
+
+/* ---- the stage key -------------------------------------------------------------------------- */
+
+static void key_of(const struct profile *p, const struct arch_info *a, char out[SHA256_HEX_LEN + 1]) {
+        _cleanup_stagekey_ struct stagekey *k = NULL;
+        assert_int_equal(stagekey_new("rootfs", ROOTFS_STAGE_VERSION, &k), 0);
+        assert_int_equal(rootfs_key_inputs(k, p, a), 0);
+        assert_int_equal(stagekey_final(k, out), 0);
+}
+
+static void expect_key_change(const struct profile *changed, const struct arch_info *a, const char *what) {
+        struct profile base = make_profile();
+        char k0[SHA256_HEX_LEN + 1], k1[SHA256_HEX_LEN + 1];
+        key_of(&base, amd64(), k0);
+        key_of(changed, a, k1);
+        if (streq(k0, k1))
+                fail_msg("the rootfs key did not change when %s changed", what);
+}
+
+static void test_key_identical(void **state) {
+        (void) state;
+        struct profile a = make_profile(), b = make_profile();
+        /* Same contents in different memory. */
+        char *pk[] = { strdup("curl"), strdup("systemd"), strdup("jq"), strdup("curl"),
+                       strdup("linux-image-amd64"), NULL };
+        char *suite = strdup("bookworm");
+        for (size_t i = 0; i < 5; i++)
+                assert_non_null(pk[i]);
+        assert_non_null(suite);
+        b.packages = pk;
+        b.suite = suite;
+        char k0[SHA256_HEX_LEN + 1], k1[SHA256_HEX_LEN + 1];
+        key_of(&a, amd64(), k0);
+        key_of(&b, amd64(), k1);
+        assert_string_equal(k0, k1);
+        for (size_t i = 0; i < 5; i++)
+                free(pk[i]);
+        free(suite);
+
+        /* Things that are not rootfs inputs do not change it. */
+        b = make_profile();
+        b.kernel_cmdline = "console=ttyS1";
+        b.name = "renamed";
+        b.path = "elsewhere.yaml";
+        b.disk_size = 8ull << 30;
+        key_of(&b, amd64(), k1);
+        assert_string_equal(k0, k1);
+}
+
+static void test_key_changes(void **state) {
+        (void) state;
+        struct profile p;
+        static char *more_packages[] = { "curl", "systemd", "jq", "curl", "linux-image-amd64", "vim", NULL };
+        static char *reordered[] = { "jq", "systemd", "curl", "linux-image-amd64", NULL };
+        static char *fewer_modules[] = { "virtio_blk", "virtio_pci", NULL };
+        static char *other_modules[] = { "virtio_blk", "virtio_pci", "virtio_scsi", NULL };
+        static char *more_components[] = { "main", "contrib", "non-free-firmware", NULL };
+
+        p = make_profile(), p.packages = more_packages;
+        expect_key_change(&p, amd64(), "a package added");
+        p = make_profile(), p.packages = reordered;
+        expect_key_change(&p, amd64(), "the package order");
+        p = make_profile(), p.mirror_main = "http://mirror.local/debian";
+        expect_key_change(&p, amd64(), "the main mirror");
+        p = make_profile(), p.mirror_updates = NULL;
+        expect_key_change(&p, amd64(), "the updates mirror");
+        p = make_profile(), p.mirror_security = "http://mirror.local/security";
+        expect_key_change(&p, amd64(), "the security mirror");
+        p = make_profile(), p.suite = "trixie";
+        expect_key_change(&p, amd64(), "the suite");
+        p = make_profile(), p.components = more_components;
+        expect_key_change(&p, amd64(), "the components");
+        p = make_profile(), p.kernel_package = "linux-image-cloud-${arch}";
+        expect_key_change(&p, amd64(), "the kernel package");
+        p = make_profile(), p.keyring = "/etc/apt/trusted.gpg.d/other.gpg";
+        expect_key_change(&p, amd64(), "the keyring path");
+        p = make_profile(), p.initramfs_modules = fewer_modules;
+        expect_key_change(&p, amd64(), "an initramfs module removed");
+        p = make_profile(), p.initramfs_modules = other_modules;
+        expect_key_change(&p, amd64(), "an initramfs module replaced");
+        p = make_profile();
+        expect_key_change(&p, arm64(), "the architecture");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kernel_package),
+                cmocka_unit_test(test_packages),
+                cmocka_unit_test(test_sources),
+                cmocka_unit_test(test_initramfs_modules),
+                cmocka_unit_test(test_mmdebstrap_argv),
+                cmocka_unit_test(test_key_identical),
+                cmocka_unit_test(test_key_changes),
+        };
+        return cmocka_run_group_tests_name("rootfs", tests, NULL, NULL);
+}
