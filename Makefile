@@ -25,7 +25,6 @@ BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 AGENT_SRC := $(filter-out firstboot/main.c,$(wildcard firstboot/*.c))
 CORE_SRC := $(LIB_SRC) $(BUILDER_SRC) $(AGENT_SRC)
 TEST_SRC := $(wildcard tests/unit/test-*.c)
-HDRS := $(wildcard lib/*.h builder/*.h firstboot/*.h)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
 CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
@@ -44,12 +43,14 @@ deps:
 deps-check:
 	@scripts/install-deps.sh
 
-$(B)/obj/%.o: %.c $(HDRS)
+# -MMD: each object depends on exactly the headers it includes.
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
-$(B)/san/%.o: %.c $(HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # Written under a temporary name and renamed: a concurrent link never sees a
 # half-written archive.
@@ -63,12 +64,12 @@ $(B)/kubeseed: $(B)/obj/builder/main.o $(B)/libkubeseed.a
 $(B)/kubeseed-firstboot: $(B)/obj/firstboot/main.o $(B)/libkubeseed.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libkubeseed.a $(HDRS)
+$(B)/tests/%: tests/unit/%.c $(B)/libkubeseed.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS) $(TEST_LIBS)
-$(B)/tests-san/%: tests/unit/%.c $(B)/libkubeseed-san.a $(HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS) $(TEST_LIBS)
+$(B)/tests-san/%: tests/unit/%.c $(B)/libkubeseed-san.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed-san.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) $(PKG_CFLAGS) -MMD -MP -o $@ $< $(B)/libkubeseed-san.a $(PKG_LIBS) $(TEST_LIBS)
 
 unit-plain: deps-check $(TESTS)
 	@tests/run-unit.sh $(TESTS)
@@ -109,3 +110,14 @@ install: all
 
 clean:
 	rm -rf $(B)
+
+# The kubeadm/kubectl test double (qemu-tests/doubles/) and the overlay that
+# puts it into the images the QEMU scenarios boot. Never in a user's image.
+DOUBLE_OVERLAY := $(B)/test-overlay
+$(B)/kubeadm-double: qemu-tests/doubles/kubeadm-double.c $(B)/libkubeseed.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS)
+$(DOUBLE_OVERLAY)/usr/bin/kubeadm: $(B)/kubeadm-double
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+	ln -sf kubeadm $(DOUBLE_OVERLAY)/usr/bin/kubectl
+test-doubles: $(DOUBLE_OVERLAY)/usr/bin/kubeadm

@@ -162,19 +162,27 @@ static int write_image_yaml(const struct build_options *o, const char *root, con
         return write_root_file(root, "/etc/kubeseed/image.yaml", text, 0644);
 }
 
-static int image_key(const struct build_options *o, const char *rootfs_key, char out[SHA256_HEX_LEN + 1]) {
+int build_overlay_dirs(const struct build_options *o, char ***ret) {
+        _cleanup_strv_free_ char **dirs = NULL;
+        for (char **ov = o->profile->overlays; ov && *ov; ov++)
+                if (strv_pushf(&dirs, "%s/%s", o->overlays_dir, *ov) < 0)
+                        return -ENOMEM;
+        if (strv_extend(&dirs, o->extra_overlays) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(dirs);
+        return 0;
+}
+
+static int image_key(const struct build_options *o, char *const *overlay_dirs, const char *rootfs_key,
+                     char out[SHA256_HEX_LEN + 1]) {
         _cleanup_stagekey_ struct stagekey *k = NULL;
         int r = stagekey_new("image", IMAGE_STAGE_VERSION, &k);
         if (r < 0)
                 return r;
         char num[64];
         r = stagekey_add(k, "rootfs", rootfs_key);
-        for (char **ov = o->profile->overlays; r >= 0 && ov && *ov; ov++) {
-                _cleanup_free_ char *dir = NULL;
-                if (asprintf(&dir, "%s/%s", o->overlays_dir, *ov) < 0)
-                        return -ENOMEM;
-                r = stagekey_add_tree(k, *ov, dir);
-        }
+        for (char *const *dir = overlay_dirs; r >= 0 && *dir; dir++)
+                r = stagekey_add_tree(k, "overlay", *dir);
         if (r >= 0)
                 r = stagekey_add_file(k, "agent", o->agent_path);
         if (r >= 0)
@@ -295,6 +303,7 @@ int build_run(const struct build_options *o) {
         int r;
         struct output outs[N_OUT] = { { 0 } };
         _cleanup_free_ char *workdir = NULL, *root = NULL, *tar = NULL;
+        _cleanup_strv_free_ char **overlay_dirs = NULL;
         char rootfs_key[SHA256_HEX_LEN + 1], img_key[SHA256_HEX_LEN + 1];
         struct disk_build d = { 0 };
 
@@ -350,14 +359,14 @@ int build_run(const struct build_options *o) {
 
         /* 2. overlays */
         c = stage_begin("overlays", "copying overlay trees");
-        for (char **ov = o->profile->overlays; ov && *ov; ov++) {
-                _cleanup_free_ char *dir = NULL;
-                if (asprintf(&dir, "%s/%s", o->overlays_dir, *ov) < 0) {
-                        r = log_oom();
-                        goto finish;
-                }
-                log_info("overlays: %s", dir);
-                r = overlay_apply(dir, root);
+        r = build_overlay_dirs(o, &overlay_dirs);
+        if (r < 0) {
+                log_oom();
+                goto finish;
+        }
+        for (char **dir = overlay_dirs; *dir; dir++) {
+                log_info("overlays: %s", *dir);
+                r = overlay_apply(*dir, root);
                 if (r < 0)
                         goto finish;
         }
@@ -372,7 +381,7 @@ int build_run(const struct build_options *o) {
 
         /* 4. disk */
         c = stage_begin("disk", "GPT, EFI system partition with a unified kernel image, ext4 root");
-        r = image_key(o, rootfs_key, img_key);
+        r = image_key(o, overlay_dirs, rootfs_key, img_key);
         if (r < 0) {
                 log_error_errno(r, "disk: cannot hash the image's inputs: %m");
                 goto finish;

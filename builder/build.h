@@ -12,6 +12,9 @@ struct build_options {
         const char *out_dir;
         const char *cache_dir;
         const char *overlays_dir; /* where overlays/<name> live */
+        /* Directories copied after the profile's overlays (--extra-overlay):
+         * site customisation, and the test doubles of qemu-tests/. */
+        char *const *extra_overlays;
         const char *agent_path;   /* kubeseed-firstboot built for the target */
         uint64_t source_date_epoch;
 };
@@ -22,6 +25,10 @@ char *build_output_name(const struct profile *p, const struct arch_info *a, cons
 /* ELF e_machine of the binary whose first bytes are `hdr` (at least 20
  * bytes); -EINVAL when it is not an ELF file. */
 int elf_machine(const uint8_t *hdr, size_t size, unsigned *ret);
+
+/* Every overlay directory in the order it is applied: the profile's
+ * overlays/<name>, then the extra ones. */
+int build_overlay_dirs(const struct build_options *o, char ***ret);
 
 /* The whole pipeline: rootfs -> overlays -> agent -> disk -> outputs. Every
  * output is written under a temporary name and renamed only when everything

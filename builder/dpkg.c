@@ -41,9 +41,11 @@ struct stanza {
 };
 
 static bool stanza_installed(const struct stanza *st) {
-        static const char installed[] = "install ok installed";
-        return st->name && st->version && st->status && st->status_l == strlen(installed) &&
-               strncmp(st->status, installed, st->status_l) == 0;
+        /* "install ok installed" or "hold ok installed" (apt-mark hold). */
+        static const char installed[] = " ok installed";
+        size_t n = strlen(installed);
+        return st->name && st->version && st->status && st->status_l > n &&
+               strncmp(st->status + st->status_l - n, installed, n) == 0;
 }
 
 static int append(struct dpkg_package **list, size_t *n, size_t *cap, const struct stanza *st) {

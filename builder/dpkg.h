@@ -10,6 +10,6 @@ struct dpkg_package {
 };
 
 /* Parses a status file in memory, keeping stanzas whose Status is
- * "install ok installed", sorted by name. -EINVAL for a malformed file. */
+ * "install ok installed" or "hold ok installed", sorted by name. -EINVAL for a malformed file. */
 int dpkg_status_parse(const char *data, size_t size, struct dpkg_package **ret, size_t *ret_n);
 void dpkg_packages_free(struct dpkg_package *p, size_t n);

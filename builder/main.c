@@ -30,6 +30,7 @@ static void usage(FILE *f) {
                 "  -s, --set KEY=VALUE  override a profile value (e.g. mirrors.main=http://...)\n"
                 "      --agent PATH     kubeseed-firstboot binary to install (default: beside this program)\n"
                 "      --overlays DIR   directory holding overlays/<name> (default: beside the profile's folder)\n"
+                "      --extra-overlay DIR  copy DIR into the image after the profile's overlays (repeatable)\n"
                 "  -v, --verbose        debug output\n");
 }
 
@@ -112,11 +113,12 @@ int main(int argc, char **argv) {
                 { "out", required_argument, NULL, 'o' },     { "cache", required_argument, NULL, 'c' },
                 { "set", required_argument, NULL, 's' },     { "agent", required_argument, NULL, 'A' },
                 { "overlays", required_argument, NULL, 'O' }, { "verbose", no_argument, NULL, 'v' },
+                { "extra-overlay", required_argument, NULL, 'E' },
                 { "help", no_argument, NULL, 'h' },          { 0 },
         };
         const char *profile_path = NULL, *arch_name = NULL, *out = "out", *cache_arg = NULL;
         const char *agent_arg = NULL, *overlays_arg = NULL;
-        _cleanup_strv_free_ char **sets = NULL;
+        _cleanup_strv_free_ char **sets = NULL, **extra_overlays = NULL;
         int c;
         optind = 2;
         while ((c = getopt_long(argc, argv, "p:a:o:c:s:vh", opts, NULL)) >= 0) {
@@ -131,6 +133,10 @@ int main(int argc, char **argv) {
                         break;
                 case 'A': agent_arg = optarg; break;
                 case 'O': overlays_arg = optarg; break;
+                case 'E':
+                        if (strv_push(&extra_overlays, optarg) < 0)
+                                return log_oom(), 1;
+                        break;
                 case 'v': log_set_max_level(LOG_DEBUG); break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -175,7 +181,7 @@ int main(int argc, char **argv) {
         log_info("building profile '%s' for %s into '%s' (cache '%s')", p->name, arch->debian, out, cache);
         struct build_options o = {
                 .profile = p, .arch = arch, .out_dir = out, .cache_dir = cache,
-                .overlays_dir = overlays, .agent_path = agent, .source_date_epoch = source_date_epoch(),
+                .overlays_dir = overlays, .extra_overlays = extra_overlays, .agent_path = agent, .source_date_epoch = source_date_epoch(),
         };
         r = build_run(&o);
         return r < 0 ? 1 : 0;

@@ -127,7 +127,13 @@ int rootfs_key_inputs(struct stagekey *k, const struct profile *p, const struct 
         int r = rootfs_mmdebstrap_argv(p, a, "HOOKDIR", "OUTPUT", &argv);
         if (r < 0)
                 return r;
-        r = stagekey_add_list(k, "mmdebstrap-argv", argv);
+        /* --mode (root or unshare) depends on who builds, not on what is
+         * built: it must not change the key. */
+        _cleanup_strv_free_ char **keyed = NULL;
+        for (char **arg = argv; *arg; arg++)
+                if (strncmp(*arg, "--mode=", 7) != 0 && strv_push(&keyed, *arg) < 0)
+                        return -ENOMEM;
+        r = stagekey_add_list(k, "mmdebstrap-argv", keyed);
         if (r >= 0)
                 r = stagekey_add(k, "initramfs-modules", modules);
         if (r >= 0)

@@ -83,12 +83,18 @@ int stagekey_add_file(struct stagekey *k, const char *name, const char *path) {
         return put_field(k, name, hex, SHA256_HEX_LEN);
 }
 
+/* Byte order, not the locale's collation: the key must not depend on
+ * LC_COLLATE. */
+static int name_cmp(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
 static int add_tree_rec(struct stagekey *k, const char *root, const char *rel) {
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s%s%s", root, *rel ? "/" : "", rel) < 0)
                 return -ENOMEM;
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, NULL, alphasort);
+        int n = scandir(dir, &names, NULL, name_cmp);
         if (n < 0)
                 return negative_errno();
         int r = 0;

@@ -27,6 +27,11 @@ void seed_meta_done(struct seed_meta *m) {
 void seed_done(struct seed *s) {
         free(s->source);
         seed_meta_done(&s->meta);
+        if (s->user_data_text) {
+                explicit_bzero(s->user_data_text, s->user_data_size);
+                free(s->user_data_text);
+        }
+        free(s->network_config);
         *s = (struct seed){};
 }
 
@@ -78,7 +83,7 @@ bool seed_hostname_valid(const char *s) {
         return true;
 }
 
-static bool instance_id_valid(const char *s) {
+bool seed_instance_id_valid(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > SEED_INSTANCE_ID_MAX)
                 return false;
@@ -129,7 +134,7 @@ int seed_parse_meta_data(const char *data, size_t size, struct seed_meta *ret, c
                 return r;
         if (!iid)
                 return fail(ret_error, -EBADMSG, "instance-id is missing");
-        if (!instance_id_valid(iid)) {
+        if (!seed_instance_id_valid(iid)) {
                 const struct ynode *n = ynode_get(root, "instance-id");
                 return fail(ret_error, -EBADMSG,
                             "%zu:%zu: instance-id: expected 1-%u printable ASCII characters "
@@ -212,20 +217,32 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
 
         enum seed_user_data_kind kind = SEED_USER_DATA_ABSENT;
         size_t user_size = 0;
-        {
-                _cleanup_(free_secretp) char *user = NULL;
-                r = read_regular(upath, SEED_USER_DATA_MAX, &user, &user_size);
-                if (r == -EFBIG)
-                        return fail(ret_error, r, "user-data on %s is larger than %u bytes", source,
-                                    SEED_USER_DATA_MAX);
-                if (r == -EBADF)
-                        return fail(ret_error, r, "user-data on %s is not a regular file", source);
-                if (r < 0 && r != -ENOENT)
-                        return fail(ret_error, r, "cannot read user-data on %s: %s", source, strerror(-r));
-                if (r >= 0)
-                        kind = seed_user_data_is_cloud_config(user, user_size) ? SEED_USER_DATA_CLOUD_CONFIG
-                                                                               : SEED_USER_DATA_OTHER;
-        }
+        _cleanup_(free_secretp) char *user = NULL;
+        r = read_regular(upath, SEED_USER_DATA_MAX, &user, &user_size);
+        if (r == -EFBIG)
+                return fail(ret_error, r, "user-data on %s is larger than %u bytes", source,
+                            SEED_USER_DATA_MAX);
+        if (r == -EBADF)
+                return fail(ret_error, r, "user-data on %s is not a regular file", source);
+        if (r < 0 && r != -ENOENT)
+                return fail(ret_error, r, "cannot read user-data on %s: %s", source, strerror(-r));
+        if (r >= 0)
+                kind = seed_user_data_is_cloud_config(user, user_size) ? SEED_USER_DATA_CLOUD_CONFIG
+                                                                       : SEED_USER_DATA_OTHER;
+
+        _cleanup_free_ char *npath = path_join_root(dir, "/network-config");
+        if (!npath)
+                return -ENOMEM;
+        _cleanup_free_ char *net = NULL;
+        size_t net_size = 0;
+        r = read_regular(npath, SEED_NETWORK_CONFIG_MAX, &net, &net_size);
+        if (r == -EFBIG)
+                return fail(ret_error, r, "network-config on %s is larger than %u bytes", source,
+                            SEED_NETWORK_CONFIG_MAX);
+        if (r == -EBADF)
+                return fail(ret_error, r, "network-config on %s is not a regular file", source);
+        if (r < 0 && r != -ENOENT)
+                return fail(ret_error, r, "cannot read network-config on %s: %s", source, strerror(-r));
 
         char *src = strdup(source);
         if (!src)
@@ -235,6 +252,9 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
                 .meta = m,
                 .user_data = kind,
                 .user_data_size = user_size,
+                .user_data_text = TAKE_PTR(user),
+                .network_config = TAKE_PTR(net),
+                .network_config_size = net_size,
         };
         m = (struct seed_meta){};
         return 0;

@@ -7,13 +7,15 @@
 #include "blk.h"
 
 /* The NoCloud seed: a volume labelled cidata/CIDATA (vfat or iso9660) holding
- * "meta-data" (YAML: instance-id, local-hostname) and "user-data"
+ * "meta-data" (YAML: instance-id, local-hostname), "user-data"
  * ("#cloud-config" YAML; it carries the cluster's secrets, so its content is
- * never logged or copied anywhere by this module). */
+ * never logged: it is kept in memory only, and wiped by seed_done()) and an
+ * optional "network-config". */
 
 #define SEED_META_DATA_MAX (64U * 1024U)
 #define SEED_USER_DATA_MAX (4U * 1024U * 1024U)
 #define SEED_INSTANCE_ID_MAX 255U
+#define SEED_NETWORK_CONFIG_MAX (64U * 1024U)
 
 /* Labels and filesystem types the seed volume may have. */
 extern const char *const seed_labels[];   /* "cidata", "CIDATA" */
@@ -35,6 +37,13 @@ struct seed {
         struct seed_meta meta;
         enum seed_user_data_kind user_data;
         size_t user_data_size;
+        /* The user-data bytes, NUL-terminated (not counted in user_data_size);
+         * NULL when absent. SECRET: never log it; seed_done() wipes it. */
+        char *user_data_text;
+        /* "network-config" (cloud-init network config v1/v2 YAML), NUL-terminated;
+         * NULL when absent. Kept as is, not interpreted here. */
+        char *network_config;
+        size_t network_config_size;
 };
 
 void seed_meta_done(struct seed_meta *m);
@@ -49,9 +58,12 @@ int seed_parse_meta_data(const char *data, size_t size, struct seed_meta *ret, c
 /* Pure: does user-data start with a "#cloud-config" line? */
 bool seed_user_data_is_cloud_config(const char *data, size_t size);
 bool seed_hostname_valid(const char *s);
+/* 1-255 printable ASCII characters, no spaces (meta-data's instance-id). */
+bool seed_instance_id_valid(const char *s);
 
-/* Read meta-data and user-data from a directory (a mounted seed or, in tests,
- * an extracted one). `source` is recorded in ret->source. */
+/* Read meta-data, user-data and network-config from a directory (a mounted
+ * seed or, in tests, an extracted one). `source` is recorded in ret->source.
+ * meta-data is required; user-data and network-config are optional. */
 int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **ret_error);
 
 /* Mounting, behind a table tests replace. */

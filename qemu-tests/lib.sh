@@ -178,3 +178,60 @@ ks_read_file() { # image, path
         off=$(ks_part_offset "$1" 2) || return 1
         debugfs -R "cat $2" "$1?offset=$off" 2>/dev/null
 }
+
+# Writes a host file into the image's root filesystem with debugfs (no
+# mount): the parent directories are created, an existing file replaced.
+ks_write_file() { # image, host file, path in the image, [mode]
+        local img=$1 src=$2 dst=$3 mode=${4:-0644} off dir="" part
+        off=$(ks_part_offset "$img" 2) || return 1
+        local cmds=()
+        IFS=/ read -r -a parts <<<"${dst#/}"
+        for part in "${parts[@]:0:${#parts[@]}-1}"; do
+                dir="$dir/$part"
+                cmds+=("mkdir $dir")
+        done
+        cmds+=("rm $dst" "write $src $dst" "sif $dst mode 0100$(printf '%o' $((8#$mode)))" "sif $dst uid 0" "sif $dst gid 0")
+        printf '%s\n' "${cmds[@]}" | debugfs -w -f - "$img?offset=$off" >/dev/null 2>&1
+        [ "$(ks_read_file "$img" "$dst" | cksum)" = "$(cksum <"$src")" ]
+}
+
+ks_remove_file() { # image, path in the image
+        local off
+        off=$(ks_part_offset "$1" 2) || return 1
+        debugfs -w -R "rm $2" "$1?offset=$off" >/dev/null 2>&1
+}
+
+# Mode (octal permission bits) of a file in the image.
+ks_file_mode() { # image, path
+        local off
+        off=$(ks_part_offset "$1" 2) || return 1
+        debugfs -R "stat $2" "$1?offset=$off" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p' | head -n 1
+}
+
+# Kills QEMU like a power cut once a console line matches (or the timeout).
+ks_boot_until_then_cut() { # disk, seed, workdir, name, pattern, [qemu args...]
+        local disk=$1 seed=$2 work=$3 name=$4 pattern=$5
+        shift 5
+        local log="$work/$name.console.log"
+        cp "$KS_FW_VARS" "$work/$name.vars.fd"
+        rm -f "$log"
+        "$KS_QEMU" -machine "$KS_MACHINE" "${KS_ACCEL[@]}" "${KS_CPU[@]}" -smp 2 -m "${KS_MEM:-2048}" \
+                -nodefaults -display none -no-reboot \
+                -drive if=pflash,format=raw,readonly=on,file="$KS_FW_CODE" \
+                -drive if=pflash,format=raw,file="$work/$name.vars.fd" \
+                -drive "file=$disk,format=raw,if=virtio" \
+                -drive "file=$seed,format=raw,if=virtio,readonly=on" \
+                -serial "file:$log" -monitor none "$@" >"$work/$name.qemu.log" 2>&1 &
+        local qpid=$! deadline=$((SECONDS + KS_TIMEOUT)) seen=1
+        while kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+                if grep -aq "$pattern" "$log" 2>/dev/null; then
+                        seen=0
+                        break
+                fi
+                sleep 1
+        done
+        kill -9 "$qpid" 2>/dev/null
+        wait "$qpid" 2>/dev/null
+        [ $seen -eq 0 ] && ks_log "$name: saw '$pattern'; power cut" || ks_log "$name: never saw '$pattern'"
+        return $seen
+}

@@ -61,7 +61,7 @@ static void test_arm64(void **state) {
 /* Every name an entry goes by finds that same entry. */
 static void test_names_round_trip(void **state) {
         (void) state;
-        static const char *const all[] = { "amd64", "arm64" };
+        static const char *const all[] = {"amd64", "arm64"};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
                 const struct arch_info *a = arch_lookup(all[i]);
                 assert_non_null(a);

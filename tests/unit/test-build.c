@@ -118,7 +118,7 @@ static void test_elf_garbage(void **state) {
 
 static void test_output_name(void **state) {
         (void) state;
-        struct profile p = { .name = "debian-bookworm" };
+        struct profile p = {.name = "debian-bookworm"};
         _cleanup_free_ char *a = build_output_name(&p, arch_lookup("amd64"), "raw");
         _cleanup_free_ char *b = build_output_name(&p, arch_lookup("aarch64"), "qcow2");
         assert_string_equal(a, "kubeseed-debian-bookworm-amd64.raw");

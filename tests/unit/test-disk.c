@@ -43,7 +43,7 @@ static ssize_t index_of(char *const *v, const char *s) {
 
 static void test_uki_plan(void **state) {
         (void) state;
-        static const uint64_t sizes[] = { 1, MIB - 1, MIB, MIB + 1, 7 * MIB, 12345678, 64 * MIB + 3 };
+        static const uint64_t sizes[] = {1, MIB - 1, MIB, MIB + 1, 7 * MIB, 12345678, 64 * MIB + 3};
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
                 struct uki_layout l;
                 memset(&l, 0xaa, sizeof l);
@@ -72,16 +72,17 @@ static void test_uki_objcopy_argv(void **state) {
         struct uki_layout l;
         uki_plan(10 * MIB + 5, &l);
         _cleanup_strv_free_ char **v = NULL;
-        assert_int_equal(uki_objcopy_argv(arch_lookup("amd64"), &l, "/r/usr/lib/systemd/boot/efi/linuxx64.efi.stub",
-                                          "/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
-                                          "/r/boot/initrd.img-6.1.0-18-amd64", "/w/uki.efi", &v),
-                         0);
+        assert_int_equal(
+                uki_objcopy_argv(arch_lookup("amd64"), &l, "/r/usr/lib/systemd/boot/efi/linuxx64.efi.stub",
+                                 "/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
+                                 "/r/boot/initrd.img-6.1.0-18-amd64", "/w/uki.efi", &v),
+                0);
         assert_string_equal(v[0], "objcopy");
         char buf[128];
-        static const char *const sections[] = { ".osrel", ".cmdline", ".linux", ".initrd" };
-        const char *const paths[] = { "/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
-                                      "/r/boot/initrd.img-6.1.0-18-amd64" };
-        const uint64_t vmas[] = { l.osrel_vma, l.cmdline_vma, l.linux_vma, l.initrd_vma };
+        static const char *const sections[] = {".osrel", ".cmdline", ".linux", ".initrd"};
+        const char *const paths[] = {"/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
+                                     "/r/boot/initrd.img-6.1.0-18-amd64"};
+        const uint64_t vmas[] = {l.osrel_vma, l.cmdline_vma, l.linux_vma, l.initrd_vma};
         for (size_t i = 0; i < 4; i++) {
                 snprintf(buf, sizeof buf, "--add-section=%s=%s", sections[i], paths[i]);
                 ssize_t add = index_of(v, buf);
@@ -190,7 +191,9 @@ static void test_mkfs_argv(void **state) {
         (void) state;
         const char *uuid = "6b0c8c1e-1d2f-4e3a-9b4c-5d6e7f8a9b0c";
         _cleanup_strv_free_ char **v = NULL;
-        assert_int_equal(disk_mkfs_ext4_argv("/out/img.raw", 129 * MIB, 1000 * MIB, "root", uuid, "/stage/root", &v), 0);
+        assert_int_equal(
+                disk_mkfs_ext4_argv("/out/img.raw", 129 * MIB, 1000 * MIB, "root", uuid, "/stage/root", &v),
+                0);
         assert_string_equal(v[0], "mkfs.ext4");
         ssize_t i;
         assert_true((i = index_of(v, "-L")) > 0);
@@ -283,13 +286,14 @@ struct image {
 };
 
 static bool have(const char *prog, const char *arg) {
-        char *argv[] = { (char *) prog, (char *) arg, NULL };
+        char *argv[] = {(char *) prog, (char *) arg, NULL};
         return proc_run(argv, NULL, NULL) == 0;
 }
 
 static int run(char **argv) {
-        struct proc_result res = { 0 };
-        struct proc_opts o = { .stdout_fd = -1, .timeout_sec = 120, .env_add = (char *[]){ "MTOOLS_SKIP_CHECK=1", NULL } };
+        struct proc_result res = {0};
+        struct proc_opts o = {
+                .stdout_fd = -1, .timeout_sec = 120, .env_add = (char *[]){"MTOOLS_SKIP_CHECK=1", NULL}};
         int r = proc_run(argv, &o, &res);
         if (r < 0) {
                 _cleanup_free_ char *line = argv_to_string(argv);
@@ -305,7 +309,7 @@ static void make_fat(struct image *im, const char *label, const char *serial8) {
         assert_true(fd >= 0);
         assert_int_equal(ftruncate(fd, (off_t) gpt_partition_size(&im->d.layout, 0)), 0);
         close(fd);
-        char *argv[] = { "mformat", "-i", im->esp, "-v", (char *) label, "-N", (char *) serial8, "::", NULL };
+        char *argv[] = {"mformat", "-i", im->esp, "-v", (char *) label, "-N", (char *) serial8, "::", NULL};
         run(argv);
         /* Copy it to the partition's offset. */
         _cleanup_free_ char *data = NULL;
@@ -314,7 +318,8 @@ static void make_fat(struct image *im, const char *label, const char *serial8) {
         assert_int_equal(size, gpt_partition_size(&im->d.layout, 0));
         fd = open(im->image, O_WRONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, data, size, (off_t) gpt_partition_offset(&im->d.layout, 0)), (ssize_t) size);
+        assert_int_equal(pwrite(fd, data, size, (off_t) gpt_partition_offset(&im->d.layout, 0)),
+                         (ssize_t) size);
         close(fd);
 }
 
@@ -322,7 +327,8 @@ static void make_ext4(struct image *im, const char *label, const char *uuid) {
         char ext[64], size[32];
         snprintf(ext, sizeof ext, "offset=%" PRIu64, gpt_partition_offset(&im->d.layout, 1));
         snprintf(size, sizeof size, "%" PRIu64 "k", gpt_partition_size(&im->d.layout, 1) / 1024);
-        char *argv[] = { "mkfs.ext4", "-q", "-F", "-L", (char *) label, "-U", (char *) uuid, "-E", ext, im->image, size, NULL };
+        char *argv[] = {"mkfs.ext4",   "-q", "-F", "-L",      (char *) label, "-U",
+                        (char *) uuid, "-E", ext,  im->image, size,           NULL};
         run(argv);
 }
 
@@ -463,7 +469,8 @@ static void test_verify_root_type(void **state) {
         struct image *im = image_or_skip(state);
         /* The arm64 root type on an amd64 image. */
         struct gpt_layout l = im->d.layout;
-        assert_int_equal(gpt_guid_from_string(arch_lookup("arm64")->gpt_root_type, &l.partitions[1].type), 0);
+        assert_int_equal(gpt_guid_from_string(arch_lookup("arm64")->gpt_root_type, &l.partitions[1].type),
+                         0);
         write_table(im, &l);
         expect_bad(&im->d);
 }
@@ -497,8 +504,9 @@ static void test_verify_no_table(void **state) {
         assert_true(fd >= 0);
         static const char zero[GPT_HEAD_BYTES];
         assert_int_equal(pwrite(fd, zero, sizeof zero, 0), (ssize_t) sizeof zero);
-        assert_int_equal(pwrite(fd, zero, GPT_TAIL_BYTES, (off_t) (im->d.layout.disk_bytes - GPT_TAIL_BYTES)),
-                         (ssize_t) GPT_TAIL_BYTES);
+        assert_int_equal(
+                pwrite(fd, zero, GPT_TAIL_BYTES, (off_t) (im->d.layout.disk_bytes - GPT_TAIL_BYTES)),
+                (ssize_t) GPT_TAIL_BYTES);
         close(fd);
         expect_bad(&im->d);
 }

@@ -125,11 +125,11 @@ static void check(const char *text, size_t size, const struct expect *want, size
 }
 
 static const struct expect status_expect[] = {
-        { "adduser", "3.134", "all" },
-        { "base-files", "12.4+deb12u5", "amd64" },
-        { "libc6", "2.36-9+deb12u4", "amd64" },
-        { "libc6", "2.36-9+deb12u4", "i386" },
-        { "zlib1g", "1:1.2.13.dfsg-1", "amd64" },
+        {"adduser", "3.134", "all"},
+        {"base-files", "12.4+deb12u5", "amd64"},
+        {"libc6", "2.36-9+deb12u4", "amd64"},
+        {"libc6", "2.36-9+deb12u4", "i386"},
+        {"zlib1g", "1:1.2.13.dfsg-1", "amd64"},
 };
 
 static void test_realistic(void **state) {
@@ -158,7 +158,7 @@ static void test_not_nul_terminated(void **state) {
         char *copy = malloc(first);
         assert_non_null(copy);
         memcpy(copy, text, first);
-        static const struct expect one[] = { { "a", "1", "" } };
+        static const struct expect one[] = {{"a", "1", ""}};
         check(copy, first, one, 1);
         free(copy);
 }
@@ -209,12 +209,9 @@ static void test_malformed(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_realistic),
-                cmocka_unit_test(test_final_blank_line_optional),
-                cmocka_unit_test(test_not_nul_terminated),
-                cmocka_unit_test(test_empty),
-                cmocka_unit_test(test_only_removed),
-                cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_realistic),          cmocka_unit_test(test_final_blank_line_optional),
+                cmocka_unit_test(test_not_nul_terminated), cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_only_removed),       cmocka_unit_test(test_malformed),
         };
         return cmocka_run_group_tests_name("dpkg", tests, NULL, NULL);
 }

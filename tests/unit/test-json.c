@@ -34,7 +34,7 @@ static char *finish_ok(struct json *j) {
  * test skips its part) when it is not. The text goes through a file since
  * proc_run gives the child /dev/null as stdin. */
 static bool python_available(void) {
-        char *argv[] = { "python3", "-c", "pass", NULL };
+        char *argv[] = {"python3", "-c", "pass", NULL};
         return proc_run(argv, NULL, NULL) == 0;
 }
 
@@ -46,17 +46,18 @@ static char *python_roundtrip(const char *text) {
         assert_true(fd >= 0);
         assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
         close(fd);
-        char *argv[] = { "python3", "-c",
-                         "import json,sys\n"
-                         "v = json.load(open(sys.argv[1], encoding='utf-8'))\n"
-                         "sys.stdout.write(json.dumps(v, sort_keys=True, ensure_ascii=True))\n",
-                         path, NULL };
-        struct proc_opts o = { .stdout_fd = -1, .capture_stdout = true, .timeout_sec = 60 };
-        struct proc_result res = { 0 };
+        char *argv[] = {"python3", "-c",
+                        "import json,sys\n"
+                        "v = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+                        "sys.stdout.write(json.dumps(v, sort_keys=True, ensure_ascii=True))\n",
+                        path, NULL};
+        struct proc_opts o = {.stdout_fd = -1, .capture_stdout = true, .timeout_sec = 60};
+        struct proc_result res = {0};
         int r = proc_run(argv, &o, &res);
         unlink(path);
         if (r < 0)
-                fail_msg("python3 rejected the JSON (%d):\n%s\n%s", r, text, res.err_tail ? res.err_tail : "");
+                fail_msg("python3 rejected the JSON (%d):\n%s\n%s", r, text,
+                         res.err_tail ? res.err_tail : "");
         char *out = res.out ? strdup(res.out) : strdup("");
         proc_result_done(&res);
         assert_non_null(out);
@@ -65,7 +66,7 @@ static char *python_roundtrip(const char *text) {
 
 static void test_empty_containers(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
         json_begin_object(&j);
         json_end_object(&j);
         _cleanup_free_ char *a = finish_ok(&j);
@@ -90,7 +91,7 @@ static void test_empty_containers(void **state) {
 
 static void test_nesting(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
         json_begin_object(&j);
         json_kv_string(&j, "name", "debian-bookworm");
         json_kv_uint(&j, "size", UINT64_MAX);
@@ -160,10 +161,14 @@ static void test_nesting(void **state) {
 
 static void test_escaping(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
         json_begin_object(&j);
         json_kv_string(&j, "q\"k\\", "say \"hi\" \\ back\\slash");
-        json_kv_string(&j, "ctl", "a\nb\rc\td\x01" "e\x1f" "f\x7f" "g\bh\fi");
+        json_kv_string(&j, "ctl",
+                       "a\nb\rc\td\x01"
+                       "e\x1f"
+                       "f\x7f"
+                       "g\bh\fi");
         json_kv_string(&j, "utf8", "caf\xc3\xa9 \xe2\x82\xac");
         json_kv_string(&j, "slash", "</script>");
         json_kv_string(&j, "", "");
@@ -193,7 +198,7 @@ static void test_escaping(void **state) {
 
 static void test_top_level_scalar(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
         json_string(&j, "x");
         _cleanup_free_ char *text = finish_ok(&j);
         assert_string_equal(text, "\"x\"\n");
@@ -213,7 +218,7 @@ static void expect_finish_error(struct json *j, int want) {
 
 static void test_misuse(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
 
         /* An end without a begin. */
         json_end_object(&j);
@@ -275,7 +280,7 @@ static void test_misuse(void **state) {
 
 static void test_reset_frees(void **state) {
         (void) state;
-        struct json j = { 0 };
+        struct json j = {0};
         json_begin_object(&j);
         json_kv_string(&j, "a", "b");
         json_reset(&j);
@@ -291,12 +296,9 @@ static void test_reset_frees(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_empty_containers),
-                cmocka_unit_test(test_nesting),
-                cmocka_unit_test(test_escaping),
-                cmocka_unit_test(test_top_level_scalar),
-                cmocka_unit_test(test_misuse),
-                cmocka_unit_test(test_reset_frees),
+                cmocka_unit_test(test_empty_containers), cmocka_unit_test(test_nesting),
+                cmocka_unit_test(test_escaping),         cmocka_unit_test(test_top_level_scalar),
+                cmocka_unit_test(test_misuse),           cmocka_unit_test(test_reset_frees),
         };
         return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

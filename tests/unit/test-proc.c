@@ -44,8 +44,8 @@ static int count_fds(void) {
 
 static void test_exit_zero(void **state) {
         (void) state;
-        char *argv[] = { "true", NULL };
-        struct proc_result res = { 0 };
+        char *argv[] = {"true", NULL};
+        struct proc_result res = {0};
         int fds = count_fds();
         assert_int_equal(proc_run(argv, NULL, &res), 0);
         assert_int_equal(res.exit_status, 0);
@@ -62,21 +62,21 @@ static void test_exit_zero(void **state) {
 
 static void test_exit_status(void **state) {
         (void) state;
-        char *argv[] = { "sh", "-c", "echo failing >&2; exit 3", NULL };
-        struct proc_result res = { 0 };
+        char *argv[] = {"sh", "-c", "echo failing >&2; exit 3", NULL};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, NULL, &res), -EPROTO);
         assert_int_equal(res.exit_status, 3);
         assert_false(res.timed_out);
         assert_string_equal(res.err_tail, "failing\n");
         proc_result_done(&res);
 
-        char *argv2[] = { "false", NULL };
+        char *argv2[] = {"false", NULL};
         assert_int_equal(proc_run(argv2, NULL, &res), -EPROTO);
         assert_int_equal(res.exit_status, 1);
         proc_result_done(&res);
 
         /* Killed by a signal: 128 + signal. */
-        char *argv3[] = { "sh", "-c", "kill -KILL $$", NULL };
+        char *argv3[] = {"sh", "-c", "kill -KILL $$", NULL};
         assert_int_equal(proc_run(argv3, NULL, &res), -EPROTO);
         assert_int_equal(res.exit_status, 128 + SIGKILL);
         proc_result_done(&res);
@@ -84,13 +84,13 @@ static void test_exit_status(void **state) {
 
 static void test_missing_program(void **state) {
         (void) state;
-        char *argv[] = { "kubeseed-no-such-program-0b9f", "x", NULL };
-        struct proc_result res = { 0 };
+        char *argv[] = {"kubeseed-no-such-program-0b9f", "x", NULL};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, NULL, &res), -ENOENT);
         assert_int_equal(res.exit_status, 127);
         proc_result_done(&res);
 
-        char *argv2[] = { "/nonexistent/dir/prog", NULL };
+        char *argv2[] = {"/nonexistent/dir/prog", NULL};
         assert_int_equal(proc_run(argv2, NULL, NULL), -ENOENT);
 }
 
@@ -102,14 +102,14 @@ static void test_not_executable(void **state) {
         assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
         close(fd);
         assert_int_equal(chmod(path, 0644), 0);
-        char *argv[] = { path, NULL };
+        char *argv[] = {path, NULL};
         assert_int_equal(proc_run(argv, NULL, NULL), -EACCES);
         unlink(path);
 }
 
 static void test_bad_argv(void **state) {
         (void) state;
-        char *argv[] = { NULL };
+        char *argv[] = {NULL};
         assert_int_equal(proc_run(argv, NULL, NULL), -EINVAL);
         assert_int_equal(proc_run(NULL, NULL, NULL), -EINVAL);
 }
@@ -117,10 +117,10 @@ static void test_bad_argv(void **state) {
 static void test_stderr_tail(void **state) {
         (void) state;
         /* About 19 KB of stderr: only the last 4 KiB are kept. */
-        char *argv[] = { "sh", "-c",
-                         "i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 2",
-                         NULL };
-        struct proc_result res = { 0 };
+        char *argv[] = {"sh", "-c",
+                        "i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 2",
+                        NULL};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, NULL, &res), -EPROTO);
         assert_int_equal(res.exit_status, 2);
 
@@ -141,8 +141,8 @@ static void test_stderr_tail(void **state) {
         proc_result_done(&res);
 
         /* A single write larger than the tail (one pipe read of 8 KiB). */
-        char *argv2[] = { "sh", "-c", "head -c 9000 /dev/zero | tr '\\0' a >&2; printf END >&2; exit 1",
-                          NULL };
+        char *argv2[] = {"sh", "-c", "head -c 9000 /dev/zero | tr '\\0' a >&2; printf END >&2; exit 1",
+                         NULL};
         assert_int_equal(proc_run(argv2, NULL, &res), -EPROTO);
         tail_len = strlen(res.err_tail);
         assert_int_equal(tail_len, 4096);
@@ -154,9 +154,9 @@ static void test_stderr_tail(void **state) {
 
 static void test_capture_stdout(void **state) {
         (void) state;
-        char *argv[] = { "printf", "hello\\000world", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .capture_stdout = true };
-        struct proc_result res = { 0 };
+        char *argv[] = {"printf", "hello\\000world", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .capture_stdout = true};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, &o, &res), 0);
         assert_int_equal(res.out_size, 11);
         assert_memory_equal(res.out, "hello\0world", 11);
@@ -165,7 +165,7 @@ static void test_capture_stdout(void **state) {
         assert_null(res.out);
 
         /* Large output is collected whole. */
-        char *argv2[] = { "head", "-c", "300000", "/dev/zero", NULL };
+        char *argv2[] = {"head", "-c", "300000", "/dev/zero", NULL};
         assert_int_equal(proc_run(argv2, &o, &res), 0);
         assert_int_equal(res.out_size, 300000);
         proc_result_done(&res);
@@ -176,8 +176,8 @@ static void test_capture_stdout(void **state) {
         proc_result_done(&res);
 
         /* Not captured: stdout goes to /dev/null, not ours. */
-        char *argv3[] = { "echo", "not captured", NULL };
-        struct proc_opts plain = { .stdout_fd = -1 };
+        char *argv3[] = {"echo", "not captured", NULL};
+        struct proc_opts plain = {.stdout_fd = -1};
         assert_int_equal(proc_run(argv3, &plain, &res), 0);
         assert_null(res.out);
         assert_string_equal(res.err_tail, "");
@@ -186,9 +186,9 @@ static void test_capture_stdout(void **state) {
 
 static void test_stdout_routing(void **state) {
         (void) state;
-        char *argv[] = { "sh", "-c", "echo to-out; echo to-err >&2; exit 4", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .stdout_to_stderr = true };
-        struct proc_result res = { 0 };
+        char *argv[] = {"sh", "-c", "echo to-out; echo to-err >&2; exit 4", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .stdout_to_stderr = true};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, &o, &res), -EPROTO);
         assert_string_equal(res.err_tail, "to-out\nto-err\n");
         proc_result_done(&res);
@@ -196,7 +196,7 @@ static void test_stdout_routing(void **state) {
         char path[] = "/tmp/test-proc-XXXXXX";
         int fd = mkstemp(path);
         assert_true(fd >= 0);
-        struct proc_opts o2 = { .stdout_fd = fd };
+        struct proc_opts o2 = {.stdout_fd = fd};
         assert_int_equal(proc_run(argv, &o2, &res), -EPROTO);
         assert_string_equal(res.err_tail, "to-err\n");
         proc_result_done(&res);
@@ -211,20 +211,31 @@ static void test_stdout_routing(void **state) {
 
 static void test_stdin_devnull(void **state) {
         (void) state;
-        /* cat would wait forever on a terminal or an inherited pipe. */
-        char *argv[] = { "cat", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .capture_stdout = true, .timeout_sec = 10 };
-        struct proc_result res = { 0 };
+        /* Our stdin becomes a pipe nobody writes to or closes: a child that
+         * inherited it would wait on it. */
+        int saved = dup(STDIN_FILENO), p[2];
+        assert_true(saved >= 0);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_true(dup2(p[0], STDIN_FILENO) >= 0);
+
+        char *argv[] = {"cat", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .capture_stdout = true, .timeout_sec = 10};
+        struct proc_result res = {0};
         double t0 = now_s();
         assert_int_equal(proc_run(argv, &o, &res), 0);
         assert_true(now_s() - t0 < 5);
         assert_int_equal(res.out_size, 0);
         proc_result_done(&res);
 
-        char *argv2[] = { "sh", "-c", "readlink /proc/self/fd/0", NULL };
+        char *argv2[] = {"sh", "-c", "readlink /proc/self/fd/0", NULL};
         assert_int_equal(proc_run(argv2, &o, &res), 0);
         assert_string_equal(res.out, "/dev/null\n");
         proc_result_done(&res);
+
+        assert_true(dup2(saved, STDIN_FILENO) >= 0);
+        close(saved);
+        close(p[0]);
+        close(p[1]);
 }
 
 /* Is `pid` gone (or only a zombie waiting for init to reap it)? */
@@ -262,20 +273,34 @@ static pid_t read_pid(const char *path) {
         return (pid_t) v;
 }
 
+static int tmpdir_setup(void **state) {
+        char *dir = strdup("/tmp/test-proc-XXXXXX");
+        if (!dir || !mkdtemp(dir)) {
+                free(dir);
+                return -1;
+        }
+        *state = dir;
+        return 0;
+}
+
+static int tmpdir_teardown(void **state) {
+        (void) rm_rf(*state);
+        free(*state);
+        return 0;
+}
+
 static void test_timeout_kills_group(void **state) {
-        (void) state;
-        char dir[] = "/tmp/test-proc-XXXXXX";
-        assert_non_null(mkdtemp(dir));
+        const char *dir = *state;
         _cleanup_free_ char *pidfile = NULL, *script = NULL;
         assert_true(asprintf(&pidfile, "%s/pid", dir) > 0);
         /* The grandchild holds stderr open too, so the parent cannot see the
          * end of the stream until the whole group is gone. */
         assert_true(asprintf(&script, "sleep 100 & echo $! > %s; sleep 100", pidfile) > 0);
-        char *argv[] = { "sh", "-c", script, NULL };
+        char *argv[] = {"sh", "-c", script, NULL};
         /* A long grace period: SIGTERM must reach every member of the group
          * at once, or the run would last until the SIGKILL. */
-        struct proc_opts o = { .stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 30 };
-        struct proc_result res = { 0 };
+        struct proc_opts o = {.stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 30};
+        struct proc_result res = {0};
         double t0 = now_s();
         assert_int_equal(proc_run(argv, &o, &res), -ETIMEDOUT);
         double took = now_s() - t0;
@@ -288,16 +313,15 @@ static void test_timeout_kills_group(void **state) {
                 kill(grandchild, SIGKILL);
                 fail_msg("grandchild %d survived the timeout", (int) grandchild);
         }
-        (void) rm_rf(dir);
 }
 
 static void test_timeout_sigterm_ignored(void **state) {
         (void) state;
         /* SIGTERM is ignored (and the disposition survives exec): only the
          * SIGKILL after the grace period ends it. */
-        char *argv[] = { "sh", "-c", "trap '' TERM; sleep 100", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 1 };
-        struct proc_result res = { 0 };
+        char *argv[] = {"sh", "-c", "trap '' TERM; sleep 100", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 1};
+        struct proc_result res = {0};
         double t0 = now_s();
         assert_int_equal(proc_run(argv, &o, &res), -ETIMEDOUT);
         double took = now_s() - t0;
@@ -311,8 +335,8 @@ static void test_timeout_sigterm_ignored(void **state) {
 static void test_timeout_closed_stderr(void **state) {
         (void) state;
         /* A child that closes its stderr and carries on must still time out. */
-        char *argv[] = { "sh", "-c", "exec 2>&-; exec sleep 100", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 1 };
+        char *argv[] = {"sh", "-c", "exec 2>&-; exec sleep 100", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .timeout_sec = 1, .kill_grace_sec = 1};
         double t0 = now_s();
         assert_int_equal(proc_run(argv, &o, NULL), -ETIMEDOUT);
         assert_true(now_s() - t0 < 5);
@@ -320,8 +344,8 @@ static void test_timeout_closed_stderr(void **state) {
 
 static void test_no_timeout_when_fast(void **state) {
         (void) state;
-        char *argv[] = { "sh", "-c", "exit 0", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .timeout_sec = 30 };
+        char *argv[] = {"sh", "-c", "exit 0", NULL};
+        struct proc_opts o = {.stdout_fd = -1, .timeout_sec = 30};
         double t0 = now_s();
         assert_int_equal(proc_run(argv, &o, NULL), 0);
         assert_true(now_s() - t0 < 5);
@@ -329,10 +353,11 @@ static void test_no_timeout_when_fast(void **state) {
 
 static void test_env_and_cwd(void **state) {
         (void) state;
-        char *env[] = { "KS_TEST_VAR=hello world", "KS_TEST_OTHER=x=y", NULL };
-        char *argv[] = { "sh", "-c", "printf '%s|%s|%s' \"$KS_TEST_VAR\" \"$KS_TEST_OTHER\" \"$(pwd)\"", NULL };
-        struct proc_opts o = { .stdout_fd = -1, .capture_stdout = true, .env_add = env, .cwd = "/" };
-        struct proc_result res = { 0 };
+        char *env[] = {"KS_TEST_VAR=hello world", "KS_TEST_OTHER=x=y", NULL};
+        char *argv[] = {"sh", "-c", "printf '%s|%s|%s' \"$KS_TEST_VAR\" \"$KS_TEST_OTHER\" \"$(pwd)\"",
+                        NULL};
+        struct proc_opts o = {.stdout_fd = -1, .capture_stdout = true, .env_add = env, .cwd = "/"};
+        struct proc_result res = {0};
         assert_int_equal(proc_run(argv, &o, &res), 0);
         assert_string_equal(res.out, "hello world|x=y|/");
         proc_result_done(&res);
@@ -340,8 +365,8 @@ static void test_env_and_cwd(void **state) {
         assert_null(getenv("KS_TEST_VAR"));
         /* The rest of the environment is inherited. */
         assert_int_equal(setenv("KS_TEST_INHERITED", "yes", 1), 0);
-        char *argv2[] = { "sh", "-c", "printf %s \"$KS_TEST_INHERITED\"", NULL };
-        struct proc_opts o2 = { .stdout_fd = -1, .capture_stdout = true };
+        char *argv2[] = {"sh", "-c", "printf %s \"$KS_TEST_INHERITED\"", NULL};
+        struct proc_opts o2 = {.stdout_fd = -1, .capture_stdout = true};
         assert_int_equal(proc_run(argv2, &o2, &res), 0);
         assert_string_equal(res.out, "yes");
         proc_result_done(&res);
@@ -363,13 +388,13 @@ static void expect_line(char *const argv[], const char *want) {
 
 static void test_argv_to_string(void **state) {
         (void) state;
-        expect_line((char *[]){ "mkfs.ext4", "-F", "-L", "root", NULL }, "mkfs.ext4 -F -L root");
-        expect_line((char *[]){ "echo", "a b", "", NULL }, "echo 'a b' ''");
-        expect_line((char *[]){ "sh", "-c", "echo $HOME", NULL }, "sh -c 'echo $HOME'");
-        expect_line((char *[]){ "x", "back\\slash", "q\"uote", NULL }, "x 'back\\slash' 'q\"uote'");
+        expect_line((char *[]){"mkfs.ext4", "-F", "-L", "root", NULL}, "mkfs.ext4 -F -L root");
+        expect_line((char *[]){"echo", "a b", "", NULL}, "echo 'a b' ''");
+        expect_line((char *[]){"sh", "-c", "echo $HOME", NULL}, "sh -c 'echo $HOME'");
+        expect_line((char *[]){"x", "back\\slash", "q\"uote", NULL}, "x 'back\\slash' 'q\"uote'");
         /* A single quote ends the quoted string, is escaped, and reopens it. */
-        expect_line((char *[]){ "echo", "it's", NULL }, "echo 'it'\\''s'");
-        expect_line((char *[]){ "a", NULL }, "a");
+        expect_line((char *[]){"echo", "it's", NULL}, "echo 'it'\\''s'");
+        expect_line((char *[]){"a", NULL}, "a");
 }
 
 /* The rendered line, given back to a shell, yields the same argv: the
@@ -377,20 +402,21 @@ static void test_argv_to_string(void **state) {
 static void test_argv_to_string_shell_roundtrip(void **state) {
         (void) state;
         char *const cases[][6] = {
-                { "prog", "plain", "with space", "", "tab\there", NULL },
-                { "prog", "it's", "'", "''", "a'b'c", NULL },
-                { "prog", "$HOME", "`id`", "\"dq\"", "back\\slash\\", NULL },
-                { "prog", "new\nline", "*", "a;b", "x|y&z", NULL },
+                {"prog", "plain", "with space", "", "tab\there", NULL},
+                {"prog", "it's", "'", "''", "a'b'c", NULL},
+                {"prog", "$HOME", "`id`", "\"dq\"", "back\\slash\\", NULL},
+                {"prog", "new\nline", "*", "a;b", "x|y&z", NULL},
         };
         for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
                 _cleanup_free_ char *line = argv_to_string(cases[c]);
                 assert_non_null(line);
                 _cleanup_free_ char *script = NULL;
                 /* The shell re-parses the line and prints each word NUL-terminated. */
-                assert_true(asprintf(&script, "set -f; eval \"set -- $1\"; shift; printf '%%s\\0' \"$@\"") > 0);
-                char *argv[] = { "sh", "-c", script, "sh", line, NULL };
-                struct proc_opts o = { .stdout_fd = -1, .capture_stdout = true };
-                struct proc_result res = { 0 };
+                assert_true(asprintf(&script, "set -f; eval \"set -- $1\"; shift; printf '%%s\\0' \"$@\"") >
+                            0);
+                char *argv[] = {"sh", "-c", script, "sh", line, NULL};
+                struct proc_opts o = {.stdout_fd = -1, .capture_stdout = true};
+                struct proc_result res = {0};
                 int r = proc_run(argv, &o, &res);
                 if (r < 0)
                         fail_msg("the shell rejected <%s>: %s", line, res.err_tail);
@@ -424,7 +450,7 @@ int main(void) {
                 cmocka_unit_test(test_capture_stdout),
                 cmocka_unit_test(test_stdout_routing),
                 cmocka_unit_test(test_stdin_devnull),
-                cmocka_unit_test(test_timeout_kills_group),
+                cmocka_unit_test_setup_teardown(test_timeout_kills_group, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test(test_timeout_sigterm_ignored),
                 cmocka_unit_test(test_timeout_closed_stderr),
                 cmocka_unit_test(test_no_timeout_when_fast),

@@ -20,10 +20,10 @@
 
 /* A profile built by hand, as profile_parse would leave it: every list
  * NULL-terminated, never NULL. Tests change fields on a copy. */
-static char *components[] = { "main", "contrib", NULL };
-static char *packages[] = { "curl", "systemd", "jq", "curl", "linux-image-amd64", NULL };
-static char *modules[] = { "virtio_blk", "virtio_pci", "nvme", NULL };
-static char *empty[] = { NULL };
+static char *components[] = {"main", "contrib", NULL};
+static char *packages[] = {"curl", "systemd", "jq", "curl", "linux-image-amd64", NULL};
+static char *modules[] = {"virtio_blk", "virtio_pci", "nvme", NULL};
+static char *empty[] = {NULL};
 
 static struct profile make_profile(void) {
         return (struct profile){
@@ -102,8 +102,9 @@ static void test_packages(void **state) {
         for (size_t i = 0; i < n_base; i++)
                 assert_string_equal(v[i], rootfs_base_packages[i]);
         /* Packages every image needs. */
-        static const char *const needed[] = { "systemd", "udev", "initramfs-tools", "containerd",
-                                              "systemd-boot-efi", "e2fsprogs", "ca-certificates" };
+        static const char *const needed[] = {
+                "systemd",          "udev",      "initramfs-tools", "containerd",
+                "systemd-boot-efi", "e2fsprogs", "ca-certificates"};
         for (size_t i = 0; i < ELEMENTSOF(needed); i++)
                 if (index_of(v, needed[i]) < 0)
                         fail_msg("base set lacks %s", needed[i]);
@@ -144,7 +145,8 @@ static void test_sources(void **state) {
         assert_int_equal(strv_length(v), 3);
         assert_string_equal(v[0], "deb http://deb.debian.org/debian bookworm main contrib");
         assert_string_equal(v[1], "deb http://deb.debian.org/debian bookworm-updates main contrib");
-        assert_string_equal(v[2], "deb http://security.debian.org/debian-security bookworm-security main contrib");
+        assert_string_equal(v[2],
+                            "deb http://security.debian.org/debian-security bookworm-security main contrib");
 
         /* Absent mirrors are omitted. */
         p.mirror_security = NULL;
@@ -162,7 +164,7 @@ static void test_sources(void **state) {
         assert_string_equal(x[1], "deb http://sec.example/ bookworm-security main contrib");
 
         p.mirror_security = NULL;
-        static char *only_main[] = { "main", NULL };
+        static char *only_main[] = {"main", NULL};
         p.components = only_main;
         _cleanup_strv_free_ char **y = NULL;
         assert_int_equal(rootfs_sources(&p, &y), 0);
@@ -190,7 +192,8 @@ static void test_mmdebstrap_argv(void **state) {
         (void) state;
         struct profile p = make_profile();
         _cleanup_strv_free_ char **argv = NULL;
-        assert_int_equal(rootfs_mmdebstrap_argv(&p, arm64(), "/cache/hooks-x", "/cache/out.tar.partial", &argv), 0);
+        assert_int_equal(
+                rootfs_mmdebstrap_argv(&p, arm64(), "/cache/hooks-x", "/cache/out.tar.partial", &argv), 0);
         size_t n = strv_length(argv);
         assert_true(n > 8);
         assert_string_equal(argv[0], "mmdebstrap");
@@ -252,8 +255,8 @@ static void test_key_identical(void **state) {
         (void) state;
         struct profile a = make_profile(), b = make_profile();
         /* Same contents in different memory. */
-        char *pk[] = { strdup("curl"), strdup("systemd"), strdup("jq"), strdup("curl"),
-                       strdup("linux-image-amd64"), NULL };
+        char *pk[] = {strdup("curl"), strdup("systemd"),           strdup("jq"),
+                      strdup("curl"), strdup("linux-image-amd64"), NULL};
         char *suite = strdup("bookworm");
         for (size_t i = 0; i < 5; i++)
                 assert_non_null(pk[i]);
@@ -281,11 +284,11 @@ static void test_key_identical(void **state) {
 static void test_key_changes(void **state) {
         (void) state;
         struct profile p;
-        static char *more_packages[] = { "curl", "systemd", "jq", "curl", "linux-image-amd64", "vim", NULL };
-        static char *reordered[] = { "jq", "systemd", "curl", "linux-image-amd64", NULL };
-        static char *fewer_modules[] = { "virtio_blk", "virtio_pci", NULL };
-        static char *other_modules[] = { "virtio_blk", "virtio_pci", "virtio_scsi", NULL };
-        static char *more_components[] = { "main", "contrib", "non-free-firmware", NULL };
+        static char *more_packages[] = {"curl", "systemd", "jq", "curl", "linux-image-amd64", "vim", NULL};
+        static char *reordered[] = {"jq", "systemd", "curl", "linux-image-amd64", NULL};
+        static char *fewer_modules[] = {"virtio_blk", "virtio_pci", NULL};
+        static char *other_modules[] = {"virtio_blk", "virtio_pci", "virtio_scsi", NULL};
+        static char *more_components[] = {"main", "contrib", "non-free-firmware", NULL};
 
         p = make_profile(), p.packages = more_packages;
         expect_key_change(&p, amd64(), "a package added");
@@ -315,12 +318,9 @@ static void test_key_changes(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_kernel_package),
-                cmocka_unit_test(test_packages),
-                cmocka_unit_test(test_sources),
-                cmocka_unit_test(test_initramfs_modules),
-                cmocka_unit_test(test_mmdebstrap_argv),
-                cmocka_unit_test(test_key_identical),
+                cmocka_unit_test(test_kernel_package),  cmocka_unit_test(test_packages),
+                cmocka_unit_test(test_sources),         cmocka_unit_test(test_initramfs_modules),
+                cmocka_unit_test(test_mmdebstrap_argv), cmocka_unit_test(test_key_identical),
                 cmocka_unit_test(test_key_changes),
         };
         return cmocka_run_group_tests_name("rootfs", tests, NULL, NULL);

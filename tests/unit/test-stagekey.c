@@ -43,7 +43,7 @@ static void key_of(const struct inputs *in, key_t_ out) {
                 assert_true((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'));
 }
 
-static char *const base_list[] = { "ab", "c", NULL };
+static char *const base_list[] = {"ab", "c", NULL};
 static const struct inputs base = {
         .stage = "rootfs",
         .version = 1,
@@ -69,7 +69,7 @@ static void test_stable(void **state) {
         assert_string_equal(a, b);
 
         /* Equal inputs held in different memory give the same key. */
-        char *other_list[] = { strdup("ab"), strdup("c"), NULL };
+        char *other_list[] = {strdup("ab"), strdup("c"), NULL};
         char *value = strdup("bookworm");
         assert_non_null(other_list[0]);
         assert_non_null(other_list[1]);
@@ -101,22 +101,22 @@ static void test_each_input_matters(void **state) {
         c = base, c.list_name = "package";
         assert_key_differs(&c, "a list name");
 
-        static char *const item_changed[] = { "ab", "d", NULL };
+        static char *const item_changed[] = {"ab", "d", NULL};
         c = base, c.list = item_changed;
         assert_key_differs(&c, "a list item");
-        static char *const reordered[] = { "c", "ab", NULL };
+        static char *const reordered[] = {"c", "ab", NULL};
         c = base, c.list = reordered;
         assert_key_differs(&c, "the list order");
-        static char *const split_differently[] = { "a", "bc", NULL };
+        static char *const split_differently[] = {"a", "bc", NULL};
         c = base, c.list = split_differently;
         assert_key_differs(&c, "where list items split");
-        static char *const concatenated[] = { "abc", NULL };
+        static char *const concatenated[] = {"abc", NULL};
         c = base, c.list = concatenated;
         assert_key_differs(&c, "a list into one item");
-        static char *const longer[] = { "ab", "c", "", NULL };
+        static char *const longer[] = {"ab", "c", "", NULL};
         c = base, c.list = longer;
         assert_key_differs(&c, "an empty item appended");
-        static char *const empty[] = { NULL };
+        static char *const empty[] = {NULL};
         c = base, c.list = empty;
         assert_key_differs(&c, "the list to empty");
 }
@@ -158,7 +158,7 @@ static void test_boundaries(void **state) {
         assert_string_not_equal(a, b);
 
         /* A list vs its items joined into a scalar. */
-        static char *const list[] = { "a", "b", NULL };
+        static char *const list[] = {"a", "b", NULL};
         {
                 _cleanup_stagekey_ struct stagekey *k = NULL;
                 assert_int_equal(stagekey_new("s", 1, &k), 0);
@@ -236,7 +236,7 @@ static void test_null_vs_empty(void **state) {
 
         /* A NULL list is an empty list (a profile's absent list is empty). */
         in = base;
-        static char *const empty[] = { NULL };
+        static char *const empty[] = {NULL};
         in.list = empty;
         key_of(&in, a);
         in.list = NULL;
@@ -361,7 +361,7 @@ static void test_tree_mtime_ignored(void **state) {
         _cleanup_free_ char *p = NULL, *d = NULL;
         assert_true(asprintf(&p, "%s/etc/a.conf", t->a) > 0);
         assert_true(asprintf(&d, "%s/etc", t->a) > 0);
-        struct timespec ts[2] = { { .tv_sec = 12345 }, { .tv_sec = 12345 } };
+        struct timespec ts[2] = {{.tv_sec = 12345}, {.tv_sec = 12345}};
         assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
         assert_int_equal(utimensat(AT_FDCWD, d, ts, 0), 0);
         assert_int_equal(tree_key(t->a, b), 0);
@@ -425,16 +425,16 @@ static void test_tree_changes(void **state) {
                 void (*fn)(const char *);
                 const char *what;
         } cases[] = {
-                { change_content, "a file's content" },
-                { change_content_same_size_deep, "a nested file's content" },
-                { change_mode, "a file's mode" },
-                { change_dir_mode, "a directory's mode" },
-                { change_link_target, "a symlink's target" },
-                { change_name, "a file's name" },
-                { change_move_between_dirs, "a file's directory" },
-                { change_add_empty_file, "an added empty file" },
-                { change_add_empty_dir, "an added empty directory" },
-                { change_file_to_link, "a file's type" },
+                {change_content, "a file's content"},
+                {change_content_same_size_deep, "a nested file's content"},
+                {change_mode, "a file's mode"},
+                {change_dir_mode, "a directory's mode"},
+                {change_link_target, "a symlink's target"},
+                {change_name, "a file's name"},
+                {change_move_between_dirs, "a file's directory"},
+                {change_add_empty_file, "an added empty file"},
+                {change_add_empty_dir, "an added empty directory"},
+                {change_file_to_link, "a file's type"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 (void) rm_rf(t->a);

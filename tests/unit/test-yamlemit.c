@@ -42,22 +42,32 @@ static struct ynode **parse(const char *text, size_t n) {
 /* Strings whose plain form a YAML 1.1 reader (libyaml-based tools, Go's
  * yaml.v2 that kubeadm uses) takes for another type. */
 static const char *const typed[] = {
-        "true", "True", "TRUE", "false", "yes", "Yes", "no", "NO", "on", "off", "y", "n",
-        "null", "Null", "~", "", "1.20", "0x1f", "0o17", "017", "1e3", "-3", "+1", ".5",
-        "1_000", "12:30", "2024-01-02", ".inf", "-.inf", "+.INF", ".nan", ".NaN", "<<",
+        "true", "True", "TRUE",  "false", "yes",        "Yes",  "no",    "NO",    "on",   "off",  "y",
+        "n",    "null", "Null",  "~",     "",           "1.20", "0x1f",  "0o17",  "017",  "1e3",  "-3",
+        "+1",   ".5",   "1_000", "12:30", "2024-01-02", ".inf", "-.inf", "+.INF", ".nan", ".NaN", "<<",
 };
 
 /* Strings that are plain text and stay plain. */
 static const char *const plain[] = {
-        "plain", "debian-bookworm", "v1.31.1", "kubeadm.k8s.io/v1beta4", "https://mirror.local:5000/debian",
-        "it's", "x,y", "a-b_c", "nope", "truey", "nullable", "e1",
+        "plain",
+        "debian-bookworm",
+        "v1.31.1",
+        "kubeadm.k8s.io/v1beta4",
+        "https://mirror.local:5000/debian",
+        "it's",
+        "x,y",
+        "a-b_c",
+        "nope",
+        "truey",
+        "nullable",
+        "e1",
 };
 
 /* Strings that are strings but cannot be plain for syntax reasons. */
 static const char *const syntax[] = {
-        "a: b", "- x", "#comment", " lead", "trail ", "*alias", "&anchor", "!tag", "@at", "`bt",
-        "%dir", "?", "[x]", "{x}", "a #b", "tab\there", "two\nlines", "quote\"d", "back\\slash",
-        "caf\xc3\xa9",
+        "a: b", "- x",       "#comment",   " lead",    "trail ",      "*alias",      "&anchor",
+        "!tag", "@at",       "`bt",        "%dir",     "?",           "[x]",         "{x}",
+        "a #b", "tab\there", "two\nlines", "quote\"d", "back\\slash", "caf\xc3\xa9",
 };
 
 static void emit_map_of(struct yemit *e, const char *const *values, size_t n) {
@@ -139,7 +149,8 @@ static void test_syntax_strings(void **state) {
         emit_map_of(e, syntax, ELEMENTSOF(syntax));
         _cleanup_free_ char *text = finish_ok(e);
         /* Quoted without a tag ("! 'a: b'" would be a non-specific tag). */
-        assert_null(strstr(text, "!"  " '"));
+        assert_null(strstr(text, "!"
+                                 " '"));
         assert_non_null(strstr(text, "k0: 'a: b'\n"));
         struct ynode **docs = parse(text, 1);
         check_map_of(docs[0], syntax, ELEMENTSOF(syntax), false);
@@ -287,12 +298,9 @@ static void test_empty_stream(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_typed_strings_quoted),
-                cmocka_unit_test(test_plain_strings_plain),
-                cmocka_unit_test(test_syntax_strings),
-                cmocka_unit_test(test_block_scalars),
-                cmocka_unit_test(test_documents_and_nesting),
-                cmocka_unit_test(test_misuse),
+                cmocka_unit_test(test_typed_strings_quoted),  cmocka_unit_test(test_plain_strings_plain),
+                cmocka_unit_test(test_syntax_strings),        cmocka_unit_test(test_block_scalars),
+                cmocka_unit_test(test_documents_and_nesting), cmocka_unit_test(test_misuse),
                 cmocka_unit_test(test_empty_stream),
         };
         return cmocka_run_group_tests_name("yamlemit", tests, NULL, NULL);

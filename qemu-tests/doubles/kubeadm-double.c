@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* TEST DOUBLE — not kubeadm. Installed as /usr/bin/kubeadm (and, linked,
+ * /usr/bin/kubectl) in the images the QEMU scenarios boot, because the real
+ * Kubernetes binaries cannot be downloaded on our machines. It checks its
+ * arguments and its --config file against the kubeadm API fields the
+ * version expects, writes the files kubeadm would write (so the agent's next
+ * steps see what they would see), refuses what kubeadm refuses (init on a
+ * node that already has a control plane, join on a node that already has a
+ * kubelet.conf), and records every call in /var/log/kubeseed-test/calls.log.
+ *
+ * Controlled by /etc/kubeseed-test/double.conf (key=value), which the
+ * harness writes into the disk image with debugfs:
+ *   version=v1.31.1     what `kubeadm version -o short` says
+ *   init-delay=N        sleep N seconds inside init (power-cut tests)
+ *   join-delay=N        likewise for join
+ *   fail=init|join      exit 1 from that verb
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "macro.h"
+#include "strv.h"
+#include "yamltree.h"
+
+#define CONF "/etc/kubeseed-test/double.conf"
+#define LOGDIR "/var/log/kubeseed-test"
+#define CALLS LOGDIR "/calls.log"
+
+static const char *root = ""; /* KUBESEED_TEST_ROOT, for running the double on the host */
+static const char *prog = "kubeadm";
+
+static char *rpath(const char *p) {
+        char *s = NULL;
+        return asprintf(&s, "%s%s", root, p) < 0 ? NULL : s;
+}
+
+static _printf_(1, 2) void say(const char *fmt, ...) {
+        /* To stderr (the agent captures it) and to the console, so the
+         * harness can see progress (e.g. when to cut the power). */
+        char buf[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "%s (test double): %s\n", prog, buf);
+        if (!*root) {
+                int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+                if (fd >= 0) {
+                        dprintf(fd, "kubeseed-test: %s: %s\n", prog, buf);
+                        close(fd);
+                }
+        }
+}
+
+static int fail(const char *fmt, ...) _printf_(1, 2);
+static int fail(const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        say("error: %s", buf);
+        return 1;
+}
+
+static char *conf_get(const char *key) {
+        _cleanup_free_ char *p = rpath(CONF), *data = NULL;
+        if (!p || read_file_full(p, 65536, &data, NULL) < 0)
+                return NULL;
+        size_t kl = strlen(key);
+        for (char *line = data; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (strncmp(line, key, kl) == 0 && line[kl] == '=')
+                        return strdup(line + kl + 1);
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+static void record(char **argv, const char *extra) {
+        _cleanup_free_ char *dir = rpath(LOGDIR), *p = rpath(CALLS);
+        if (!dir || !p || mkdir_p(dir, 0700) < 0)
+                return;
+        FILE *f = fopen(p, "ae");
+        if (!f)
+                return;
+        fprintf(f, "%s", prog);
+        for (char **a = argv + 1; *a; a++)
+                fprintf(f, " %s", *a);
+        if (extra)
+                fprintf(f, " | %s", extra);
+        fputc('\n', f);
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+}
+
+static const char *version(void) {
+        static char *v;
+        if (!v)
+                v = conf_get("version");
+        return v ? v : "v1.31.1";
+}
+
+static int minor(void) {
+        const char *v = version();
+        int maj = 0, min = 0;
+        if (sscanf(v, "v%d.%d", &maj, &min) != 2)
+                return 0;
+        return min;
+}
+
+static const char *expected_api(void) {
+        int m = minor();
+        return m <= 21 ? "kubeadm.k8s.io/v1beta2" : m <= 30 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4";
+}
+
+/* Every key of `map` must be in `allowed`. */
+static int check_keys(const struct ynode *map, const char *what, const char *const *allowed) {
+        if (!map)
+                return 0;
+        if (map->kind != YNODE_MAPPING)
+                return fail("%s: expected a mapping", what);
+        for (size_t i = 0; i < map->n_items; i++) {
+                bool ok = false;
+                for (const char *const *a = allowed; *a && !ok; a++)
+                        ok = streq(*a, map->keys[i]);
+                if (!ok)
+                        return fail("%s: unknown field \"%s\" for %s (line %zu)", what, map->keys[i], expected_api(),
+                                    map->key_lines[i]);
+        }
+        return 0;
+}
+
+static int check_node_registration(const struct ynode *nr) {
+        static const char *const v2[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors", NULL };
+        static const char *const v3[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
+                                          "imagePullPolicy", NULL };
+        static const char *const v4[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
+                                          "imagePullPolicy", "imagePullSerial", NULL };
+        int m = minor();
+        if (!nr)
+                return fail("nodeRegistration is missing");
+        if (check_keys(nr, "nodeRegistration", m <= 21 ? v2 : m <= 30 ? v3 : v4))
+                return 1;
+        const char *name = ynode_get_str(nr, "name");
+        if (!name || !*name)
+                return fail("nodeRegistration.name is missing");
+        const char *cri = ynode_get_str(nr, "criSocket");
+        if (!cri || (!streq(cri, "unix:///run/containerd/containerd.sock") && !streq(cri, "/run/containerd/containerd.sock")))
+                return fail("nodeRegistration.criSocket: expected containerd's socket, got '%s'", cri ? cri : "(none)");
+        const struct ynode *extra = ynode_get(nr, "kubeletExtraArgs");
+        if (extra && m >= 31 && extra->kind != YNODE_SEQUENCE)
+                return fail("nodeRegistration.kubeletExtraArgs: v1beta4 expects a list of {name, value}");
+        if (extra && m < 31 && extra->kind != YNODE_MAPPING)
+                return fail("nodeRegistration.kubeletExtraArgs: %s expects a map", expected_api());
+        return 0;
+}
+
+static bool token_ok(const char *t) {
+        if (!t || strlen(t) != 23 || t[6] != '.')
+                return false;
+        for (int i = 0; i < 23; i++)
+                if (i != 6 && !((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9')))
+                        return false;
+        return true;
+}
+
+struct config {
+        struct ynode **docs;
+        size_t n;
+        const struct ynode *init, *cluster, *join;
+};
+
+static int load_config(const char *file, struct config *c) {
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        int r = read_file_full(file, 1 << 20, &data, &size);
+        if (r < 0)
+                return fail("cannot read --config %s: %s", file, strerror(-r));
+        struct stat st;
+        if (stat(file, &st) == 0 && (st.st_mode & 077))
+                return fail("--config %s holds the bootstrap token but is readable by others (mode %o)", file,
+                            (unsigned) (st.st_mode & 0777));
+        _cleanup_free_ char *err = NULL;
+        r = yaml_parse_documents(data, size, NULL, &c->docs, &c->n, &err);
+        if (r < 0)
+                return fail("--config %s: %s", file, err ? err : "parse error");
+        for (size_t i = 0; i < c->n; i++) {
+                const char *api = ynode_get_str(c->docs[i], "apiVersion");
+                const char *kind = ynode_get_str(c->docs[i], "kind");
+                if (!api || !kind)
+                        return fail("--config document %zu has no apiVersion/kind", i + 1);
+                if (!streq(api, expected_api()))
+                        return fail("%s: apiVersion %s is not the one kubeadm %s reads (%s)", kind, api, version(),
+                                    expected_api());
+                if (streq(kind, "InitConfiguration"))
+                        c->init = c->docs[i];
+                else if (streq(kind, "ClusterConfiguration"))
+                        c->cluster = c->docs[i];
+                else if (streq(kind, "JoinConfiguration"))
+                        c->join = c->docs[i];
+                else if (!streq(kind, "KubeletConfiguration") && !streq(kind, "KubeProxyConfiguration"))
+                        return fail("unknown kind %s", kind);
+        }
+        return 0;
+}
+
+static const char *opt_value(char **argv, const char *name) {
+        size_t l = strlen(name);
+        for (char **a = argv; *a; a++) {
+                if (streq(*a, name) && a[1])
+                        return a[1];
+                if (strncmp(*a, name, l) == 0 && (*a)[l] == '=')
+                        return *a + l + 1;
+        }
+        return NULL;
+}
+
+static bool exists(const char *p) {
+        _cleanup_free_ char *f = rpath(p);
+        return f && access(f, F_OK) == 0;
+}
+
+static int put(const char *p, const char *content, mode_t mode) {
+        _cleanup_free_ char *f = rpath(p);
+        if (!f)
+                return -ENOMEM;
+        _cleanup_free_ char *dir = strdup(f);
+        if (!dir)
+                return -ENOMEM;
+        *strrchr(dir, '/') = '\0';
+        int r = mkdir_p(dir, 0755);
+        return r < 0 ? r : write_file_atomic(f, content, strlen(content), mode);
+}
+
+static void delay(const char *key) {
+        _cleanup_free_ char *d = conf_get(key);
+        if (!d)
+                return;
+        int s = (int) strtol(d, NULL, 10);
+        say("%s: sleeping %d s (power-cut window)", key, s);
+        sleep((unsigned) s);
+}
+
+static bool should_fail(const char *verb) {
+        _cleanup_free_ char *f = conf_get("fail");
+        return f && streq(f, verb);
+}
+
+static char *kubeconfig(const char *server, const char *user) {
+        char *s = NULL;
+        if (asprintf(&s,
+                     "# written by the kubeadm TEST DOUBLE\n"
+                     "apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: https://%s\n"
+                     "contexts:\n- name: %s@kubernetes\n  context: {cluster: kubernetes, user: %s}\n"
+                     "current-context: %s@kubernetes\nusers:\n- name: %s\n  user: {}\n",
+                     server, user, user, user, user) < 0)
+                return NULL;
+        return s;
+}
+
+static int write_kubeconfig(const char *path, const char *server, const char *user) {
+        _cleanup_free_ char *text = kubeconfig(server ? server : "127.0.0.1:6443", user);
+        return text ? put(path, text, 0600) : -ENOMEM;
+}
+
+static int cmd_init(char **argv) {
+        const char *file = opt_value(argv, "--config");
+        if (!file)
+                return fail("init: the agent must pass --config (no flags-only init)");
+        struct config c = { 0 };
+        int r = load_config(file, &c);
+        if (r)
+                goto out;
+        r = 1;
+        if (!c.init || !c.cluster) {
+                fail("init: --config needs an InitConfiguration and a ClusterConfiguration");
+                goto out;
+        }
+        int m = minor();
+        static const char *const init2[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
+                                             "certificateKey", NULL };
+        static const char *const init3[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
+                                             "certificateKey", "skipPhases", "patches", NULL };
+        static const char *const init4[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
+                                             "certificateKey", "skipPhases", "patches", "dryRun", "timeouts", NULL };
+        static const char *const cl2[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
+                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
+                                           "certificatesDir", "imageRepository", "useHyperKubeImage", "featureGates",
+                                           "clusterName", NULL };
+        static const char *const cl3[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
+                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
+                                           "certificatesDir", "imageRepository", "featureGates", "clusterName", NULL };
+        static const char *const cl4[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
+                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
+                                           "proxy", "certificatesDir", "imageRepository", "featureGates", "clusterName",
+                                           "encryptionAlgorithm", "certificateValidityPeriod",
+                                           "caCertificateValidityPeriod", NULL };
+        static const char *const api2[] = { "certSANs", "timeoutForControlPlane", "extraArgs", "extraVolumes", NULL };
+        static const char *const api4[] = { "certSANs", "extraArgs", "extraVolumes", "extraEnvs", NULL };
+        static const char *const net[] = { "serviceSubnet", "podSubnet", "dnsDomain", NULL };
+        if (check_keys(c.init, "InitConfiguration", m <= 21 ? init2 : m <= 30 ? init3 : init4) ||
+            check_keys(c.cluster, "ClusterConfiguration", m <= 21 ? cl2 : m <= 30 ? cl3 : cl4) ||
+            check_keys(ynode_get(c.cluster, "apiServer"), "ClusterConfiguration.apiServer", m <= 30 ? api2 : api4) ||
+            check_keys(ynode_get(c.cluster, "networking"), "ClusterConfiguration.networking", net) ||
+            check_node_registration(ynode_get(c.init, "nodeRegistration")))
+                goto out;
+        const struct ynode *bts = ynode_get(c.init, "bootstrapTokens");
+        const char *token = bts && bts->kind == YNODE_SEQUENCE && bts->n_items ? ynode_get_str(bts->items[0], "token") : NULL;
+        if (!token_ok(token)) {
+                fail("InitConfiguration.bootstrapTokens[0].token: expected [a-z0-9]{6}.[a-z0-9]{16}");
+                goto out;
+        }
+        const char *kv = ynode_get_str(c.cluster, "kubernetesVersion");
+        if (!kv || !streq(kv, version())) {
+                fail("ClusterConfiguration.kubernetesVersion is '%s', this kubeadm is %s", kv ? kv : "(none)", version());
+                goto out;
+        }
+        if (exists("/etc/kubernetes/manifests/kube-apiserver.yaml")) {
+                fail("[preflight] [ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
+                     "/etc/kubernetes/manifests/kube-apiserver.yaml already exists (run kubeadm reset first)");
+                goto out;
+        }
+        if (exists("/etc/kubernetes/pki/ca.crt"))
+                say("[certs] Using existing ca certificate authority");
+        else
+                say("[certs] no pre-provisioned CA: kubeadm would generate one");
+        if (exists("/etc/kubernetes/pki/ca.crt") && !exists("/etc/kubernetes/pki/ca.key")) {
+                fail("[certs] ca.crt without ca.key: external CA mode is not what kubeseed asks for");
+                goto out;
+        }
+        const char *endpoint = ynode_get_str(c.cluster, "controlPlaneEndpoint");
+        const char *name = ynode_get_str(ynode_get(c.init, "nodeRegistration"), "name");
+        char extra[512];
+        snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s pod-subnet=%s", expected_api(), name, token,
+                 endpoint ? endpoint : "", ynode_get_str(ynode_get(c.cluster, "networking"), "podSubnet") ?: "");
+        /* The manifests go first: a power cut from here on leaves a node
+         * that needs `kubeadm reset` before init can run again. */
+        record(argv, "started");
+        say("[control-plane] writing static Pod manifests");
+        put("/etc/kubernetes/manifests/kube-apiserver.yaml", "# kubeadm TEST DOUBLE\n", 0600);
+        delay("init-delay");
+        if (should_fail("init")) {
+                record(argv, "FAILED (fail=init)");
+                fail("[wait-control-plane] timed out (fail=init in " CONF ")");
+                goto out;
+        }
+        if (write_kubeconfig("/etc/kubernetes/admin.conf", endpoint, "kubernetes-admin") < 0 ||
+            write_kubeconfig("/etc/kubernetes/kubelet.conf", endpoint, name) < 0) {
+                fail("cannot write kubeconfigs");
+                goto out;
+        }
+        record(argv, extra);
+        say("Your Kubernetes control-plane has initialized successfully! (test double)");
+        r = 0;
+out:
+        ynode_free_documents(c.docs, c.n);
+        return r;
+}
+
+static int cmd_join(char **argv) {
+        const char *file = opt_value(argv, "--config");
+        if (!file)
+                return fail("join: the agent must pass --config");
+        struct config c = { 0 };
+        int r = load_config(file, &c);
+        if (r)
+                goto out;
+        r = 1;
+        if (!c.join) {
+                fail("join: --config needs a JoinConfiguration");
+                goto out;
+        }
+        int m = minor();
+        static const char *const j2[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane", NULL };
+        static const char *const j3[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane",
+                                          "skipPhases", "patches", NULL };
+        static const char *const j4[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane",
+                                          "skipPhases", "patches", "dryRun", "timeouts", NULL };
+        static const char *const d2[] = { "bootstrapToken", "file", "tlsBootstrapToken", "timeout", NULL };
+        static const char *const d4[] = { "bootstrapToken", "file", "tlsBootstrapToken", NULL };
+        static const char *const bt[] = { "token", "apiServerEndpoint", "caCertHashes", "unsafeSkipCAVerification", NULL };
+        const struct ynode *disc = ynode_get(c.join, "discovery");
+        const struct ynode *bts = ynode_get(disc, "bootstrapToken");
+        if (check_keys(c.join, "JoinConfiguration", m <= 21 ? j2 : m <= 30 ? j3 : j4) ||
+            check_keys(disc, "JoinConfiguration.discovery", m <= 30 ? d2 : d4) ||
+            check_keys(bts, "JoinConfiguration.discovery.bootstrapToken", bt) ||
+            check_node_registration(ynode_get(c.join, "nodeRegistration")))
+                goto out;
+        const char *token = ynode_get_str(bts, "token");
+        const char *ep = ynode_get_str(bts, "apiServerEndpoint");
+        const struct ynode *hashes = ynode_get(bts, "caCertHashes");
+        if (!token_ok(token) || !ep || !hashes || hashes->kind != YNODE_SEQUENCE || hashes->n_items == 0) {
+                fail("discovery.bootstrapToken needs token, apiServerEndpoint and caCertHashes (no unsafe skip)");
+                goto out;
+        }
+        const char *hash = hashes->items[0]->value;
+        if (!hash || strncmp(hash, "sha256:", 7) != 0 || strlen(hash) != 71) {
+                fail("discovery.bootstrapToken.caCertHashes[0]: expected sha256:<64 hex>");
+                goto out;
+        }
+        bool control_plane = ynode_get(c.join, "controlPlane") != NULL;
+        if (control_plane && !ynode_get_str(ynode_get(c.join, "controlPlane"), "certificateKey")) {
+                fail("controlPlane.certificateKey is needed to join a control plane");
+                goto out;
+        }
+        if (exists("/etc/kubernetes/kubelet.conf")) {
+                fail("[preflight] [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists");
+                goto out;
+        }
+        const char *name = ynode_get_str(ynode_get(c.join, "nodeRegistration"), "name");
+        char extra[512];
+        snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s ca-cert-hash=%s control-plane=%s",
+                 expected_api(), name, token, ep, hash, control_plane ? "yes" : "no");
+        record(argv, "started");
+        say("[preflight] Running pre-flight checks");
+        delay("join-delay");
+        if (should_fail("join")) {
+                record(argv, "FAILED (fail=join)");
+                fail("[discovery] failed (fail=join in " CONF ")");
+                goto out;
+        }
+        if (write_kubeconfig("/etc/kubernetes/kubelet.conf", ep, name) < 0) {
+                fail("cannot write kubelet.conf");
+                goto out;
+        }
+        record(argv, extra);
+        say("This node has joined the cluster (test double)");
+        r = 0;
+out:
+        ynode_free_documents(c.docs, c.n);
+        return r;
+}
+
+static int cmd_reset(char **argv) {
+        if (!opt_value(argv, "-f") && !strv_contains(argv, "-f") && !strv_contains(argv, "--force"))
+                return fail("reset: the agent must pass -f (nobody is there to answer the prompt)");
+        static const char *const files[] = { "/etc/kubernetes/manifests/kube-apiserver.yaml", "/etc/kubernetes/admin.conf",
+                                             "/etc/kubernetes/kubelet.conf", NULL };
+        for (const char *const *f = files; *f; f++) {
+                _cleanup_free_ char *p = rpath(*f);
+                if (p)
+                        (void) unlink(p);
+        }
+        record(argv, NULL);
+        say("[reset] done");
+        return 0;
+}
+
+static int kubectl(char **argv) {
+        const char *kc = opt_value(argv, "--kubeconfig");
+        if (!kc)
+                return fail("the agent must pass --kubeconfig");
+        _cleanup_free_ char *p = strdup(kc);
+        if (!p || access(p, R_OK) < 0)
+                return fail("--kubeconfig %s: %s", kc, strerror(errno));
+        record(argv, NULL);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        (void) argc;
+        const char *r = getenv("KUBESEED_TEST_ROOT");
+        if (r)
+                root = r;
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        if (streq(base, "kubectl")) {
+                prog = "kubectl";
+                return kubectl(argv);
+        }
+        if (!argv[1])
+                return fail("no command");
+        if (streq(argv[1], "version")) {
+                if (opt_value(argv, "-o") && streq(opt_value(argv, "-o"), "short"))
+                        printf("%s\n", version());
+                else
+                        printf("kubeadm version: &version.Info{GitVersion:\"%s\", (kubeseed TEST DOUBLE)}\n", version());
+                return 0;
+        }
+        if (streq(argv[1], "init"))
+                return cmd_init(argv);
+        if (streq(argv[1], "join"))
+                return cmd_join(argv);
+        if (streq(argv[1], "reset"))
+                return cmd_reset(argv);
+        record(argv, "unsupported by the test double");
+        return fail("'%s' is not something kubeseed's agent should run", argv[1]);
+}
