@@ -10,7 +10,7 @@ TEST_PROFILE ?= debian-bookworm
 
 CC ?= cc
 B := build
-PKGS := yaml-0.1 libcurl libarchive libcrypto blkid zlib
+PKGS := yaml-0.1 libcurl libarchive libssl libcrypto blkid zlib
 CPPFLAGS += -Ilib -Ibuilder -Ifirstboot -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
@@ -31,7 +31,7 @@ CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN := $(TEST_SRC:tests/unit/%.c=$(B)/tests-san/%)
 
-.PHONY: all deps image test unit unit-plain unit-san qemu-test bench lint install clean
+.PHONY: all deps deps-check image test-image test-image-doubles test-doubles test unit unit-plain unit-san qemu-test bench lint install clean
 .DEFAULT_GOAL := all
 
 all: deps-check $(B)/kubeseed $(B)/kubeseed-firstboot
@@ -90,11 +90,19 @@ test-image: all
 	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(OUT) --cache $(CACHE) \
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
-qemu-test: test-image
-	qemu-tests/run-all.sh $(TEST_IMAGE)
+# The same profile with the kubeadm/kubectl test double added: what the
+# agent's scenarios boot (never shipped).
+DOUBLES_OUT := $(OUT)/test-doubles
+DOUBLES_IMAGE := $(DOUBLES_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
+test-image-doubles: all test-doubles
+	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(DOUBLES_OUT) --cache $(CACHE) \
+		--extra-overlay $(DOUBLE_OVERLAY) $(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
-test: unit test-image
-	qemu-tests/run-all.sh $(TEST_IMAGE)
+qemu-test: test-image test-image-doubles
+	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH)
+
+test: unit
+	$(MAKE) qemu-test
 
 bench: all
 	bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)

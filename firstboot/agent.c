@@ -15,14 +15,18 @@
 #include "fsutil.h"
 #include "log.h"
 #include "macro.h"
+#include "plan.h"
+#include "proc.h"
 #include "state.h"
+#include "strv.h"
+#include "steps.h"
 
 /* ---- command line ------------------------------------------------------ */
 
 static void usage(FILE *f) {
         fputs("Usage: " AGENT_PROGRAM " [run|status] [OPTIONS]\n"
               "\n"
-              "  run                 find the NoCloud seed, record state and facts (default)\n"
+              "  run                 read the metadata and set the node up (default)\n"
               "  status              print the recorded steps\n"
               "\n"
               "  --root DIR          operate on a root prefix (tests, image builds)\n"
@@ -30,19 +34,34 @@ static void usage(FILE *f) {
               "  --console PATH      run: also log to PATH (default /dev/console, none\n"
               "                      with --root)\n"
               "  --json              status: print JSON\n"
+              "  --imds-url URL      run: EC2-style metadata service (default http://169.254.169.254)\n"
+              "  --kubeadm-timeout S run: limit for kubeadm init/join (default 1800)\n"
+              "  --api-wait-timeout S run: limit for a worker's wait for the API server (default 1800)\n"
               "  --debug             debug logging\n"
               "  -h, --help          this text\n",
               f);
 }
 
 int agent_parse_args(int argc, char **argv, struct agent_options *ret) {
-        enum { ARG_ROOT = 0x100, ARG_SEED_DIR, ARG_CONSOLE, ARG_JSON, ARG_DEBUG };
+        enum {
+                ARG_ROOT = 0x100,
+                ARG_SEED_DIR,
+                ARG_CONSOLE,
+                ARG_JSON,
+                ARG_DEBUG,
+                ARG_IMDS_URL,
+                ARG_KUBEADM_TIMEOUT,
+                ARG_API_WAIT_TIMEOUT,
+        };
         static const struct option options[] = {
                 {"root", required_argument, NULL, ARG_ROOT},
                 {"seed-dir", required_argument, NULL, ARG_SEED_DIR},
                 {"console", required_argument, NULL, ARG_CONSOLE},
                 {"json", no_argument, NULL, ARG_JSON},
                 {"debug", no_argument, NULL, ARG_DEBUG},
+                {"imds-url", required_argument, NULL, ARG_IMDS_URL},
+                {"kubeadm-timeout", required_argument, NULL, ARG_KUBEADM_TIMEOUT},
+                {"api-wait-timeout", required_argument, NULL, ARG_API_WAIT_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -68,6 +87,26 @@ int agent_parse_args(int argc, char **argv, struct agent_options *ret) {
                 case ARG_DEBUG:
                         o.debug = true;
                         break;
+                case ARG_IMDS_URL:
+                        o.imds_url = optarg;
+                        break;
+                case ARG_KUBEADM_TIMEOUT:
+                case ARG_API_WAIT_TIMEOUT: {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || v == 0 || v > 24UL * 3600) {
+                                log_error("%s: expected a number of seconds from 1 to 86400, not '%s'",
+                                          c == ARG_KUBEADM_TIMEOUT ? "--kubeadm-timeout" : "--api-wait-timeout",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        if (c == ARG_KUBEADM_TIMEOUT)
+                                o.kubeadm_timeout_sec = (unsigned) v;
+                        else
+                                o.api_wait_timeout_sec = (unsigned) v;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 1;
@@ -117,15 +156,6 @@ static uint64_t now_real(void) {
         return t > 0 ? (uint64_t) t : 1;
 }
 
-_printf_(1, 2) static char *strdupf(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        char *s = NULL;
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
 
 /* The line the QEMU harness waits for. Written directly (not through log_*,
  * whose --debug suffix would change it), on one line whatever the reason holds. */
@@ -148,170 +178,51 @@ static void print_finished(int console_fd, const char *reason) {
                 (void) !write(console_fd, line, len);
 }
 
-/* ---- steps ------------------------------------------------------------- */
+/* ---- the plan ------------------------------------------------------------ */
 
-struct agent_ctx {
-        const struct agent_options *o;
-        uint64_t (*now)(void);
-        struct seed seed;
-        bool have_seed;
-};
-
-/* A step returns >= 0 with an optional *ret_detail, or < 0 with *ret_reason
- * (one line, no secrets). */
-typedef int (*step_fn)(struct agent_ctx *c, char **ret_detail, char **ret_reason);
-
-static char *labels_joined(void) {
-        _cleanup_free_ char *s = strdup("");
-        for (size_t i = 0; s && seed_labels[i]; i++) {
-                char *n = strdupf("%s%s%s", s, i ? "/" : "", seed_labels[i]);
-                free(s);
-                s = n;
-        }
-        return TAKE_PTR(s);
+static int save_state(struct agent_ctx *c, struct state *s, char **ret_reason) {
+        int r = state_save(c->o->root, s);
+        if (r < 0)
+                *ret_reason = strdupf("cannot write %s: %s", STATE_PATH, strerror(-r));
+        return r;
 }
 
-static int find_seed_volume(struct agent_ctx *c, struct blk_device **ret, char **ret_reason) {
-        const struct blk_ops *ops = c->o->blk_ops ? c->o->blk_ops : &blk_ops_real;
-        unsigned attempts = c->o->seed_attempts ? c->o->seed_attempts : 5;
-        unsigned delay_ms = c->o->seed_retry_ms ? c->o->seed_retry_ms : 500;
-        _cleanup_free_ char *labels = labels_joined();
-        if (!labels)
-                return -ENOMEM;
-
-        /* Under --root, devices are looked up below it too (ROOT/sys/class/block,
-         * ROOT/dev), so nothing of the host is probed by a test. */
-        void *userdata = c->o->blk_userdata;
-        _cleanup_free_ char *class_dir = NULL, *dev_dir = NULL;
-        struct blk_system sys = {};
-        if (!c->o->blk_ops && !userdata && !is_real_root(c->o->root)) {
-                class_dir = path_join_root(c->o->root, "/sys/class/block");
-                dev_dir = path_join_root(c->o->root, "/dev");
-                if (!class_dir || !dev_dir)
-                        return -ENOMEM;
-                sys = (struct blk_system){.class_dir = class_dir, .dev_dir = dev_dir};
-                userdata = &sys;
+/* Runs one step and records how it ended, atomically, before going on. */
+static int run_step(struct agent_ctx *c, struct state *s, const char *name, char **ret_reason) {
+        step_fn fn = step_lookup(name);
+        if (!fn) {
+                *ret_reason = strdupf("internal error: no step '%s'", name);
+                return -EINVAL;
         }
+        int r = state_step_running(s, name, c->now());
+        if (r >= 0)
+                r = save_state(c, s, ret_reason);
+        if (r < 0)
+                return r;
+        log_info("Step %s: %s", name, c->resuming ? "resuming (the last attempt did not finish)" : "running");
 
-        /* Devices may still be appearing (virtio, USB): a bounded retry. */
-        size_t n = 0;
-        for (unsigned attempt = 1;; attempt++) {
-                int r = blk_find_by_label(ops, userdata, seed_labels, seed_fs_types, ret, &n);
-                if (r < 0) {
-                        *ret_reason = strdupf("cannot list block devices: %s", strerror(-r));
-                        return r;
-                }
-                if (r > 0)
-                        return 0;
-                if (attempt >= attempts)
-                        break;
-                log_info("No volume labelled %s yet (looked at %zu block devices), retrying "
-                         "in %u ms",
-                         labels, n, delay_ms);
-                (void) usleep(delay_ms * 1000U);
-                delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
-        }
-        *ret_reason = strdupf("no volume labelled %s found (looked at %zu block devices)", labels, n);
-        return -ENOENT;
-}
-
-static int step_seed(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        const struct agent_options *o = c->o;
-        _cleanup_free_ char *err = NULL;
-        int r;
-
-        if (c->have_seed) {
-                seed_done(&c->seed);
-                c->have_seed = false;
-        }
-        if (o->seed_dir) {
-                _cleanup_free_ char *source = strdupf("directory %s", o->seed_dir);
-                if (!source)
-                        return -ENOMEM;
-                r = seed_read_dir(o->seed_dir, source, &c->seed, &err);
-        } else {
-                _cleanup_blk_device_ struct blk_device *dev = NULL;
-                r = find_seed_volume(c, &dev, ret_reason);
-                if (r < 0)
-                        return r;
-                _cleanup_free_ char *desc = blk_device_describe(dev);
-                _cleanup_free_ char *run_dir = path_join_root(o->root, "/run");
-                if (!desc || !run_dir)
-                        return -ENOMEM;
-                log_info("Found seed volume %s", desc);
-                r = seed_read_device(dev, run_dir, o->mount_ops ? o->mount_ops : &seed_mount_ops_real,
-                                     o->mount_userdata, &c->seed, &err);
-        }
+        _cleanup_free_ char *detail = NULL, *reason = NULL;
+        r = fn(c, &detail, &reason);
         if (r < 0) {
-                *ret_reason = err ? TAKE_PTR(err) : strdupf("cannot read the seed: %s", strerror(-r));
+                if (!reason)
+                        reason = strdup(strerror(-r));
+                if (!reason)
+                        return -ENOMEM;
+                int k = state_step_failed(s, name, c->now(), reason);
+                if (k >= 0)
+                        k = state_save(c->o->root, s);
+                if (k < 0)
+                        log_error_errno(k, "Failed to record the failure in %s: %m", STATE_PATH);
+                *ret_reason = strdupf("%s: %s", name, reason);
                 return r;
         }
-        c->have_seed = true;
-
-        const struct seed *s = &c->seed;
-        log_info("meta-data: instance-id %s, local-hostname %s", s->meta.instance_id,
-                 s->meta.local_hostname ? s->meta.local_hostname : "(none)");
-        switch (s->user_data) {
-        case SEED_USER_DATA_ABSENT:
-                log_info("user-data: absent");
-                break;
-        case SEED_USER_DATA_CLOUD_CONFIG:
-                log_info("user-data: #cloud-config, %zu bytes", s->user_data_size);
-                break;
-        case SEED_USER_DATA_OTHER:
-                log_warning("user-data: %zu bytes, not #cloud-config (ignored)", s->user_data_size);
-                break;
-        }
-        *ret_detail = strdup(s->source);
-        return *ret_detail ? 0 : -ENOMEM;
-}
-
-static int step_report(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        struct utsname u;
-        if (uname(&u) < 0) {
-                int r = negative_errno();
-                *ret_reason = strdupf("uname() failed: %s", strerror(-r));
+        r = state_step_done(s, name, c->now(), detail);
+        if (r >= 0)
+                r = save_state(c, s, ret_reason);
+        if (r < 0)
                 return r;
-        }
-        struct facts f = {
-                .machine = u.machine,
-                .kernel_release = u.release,
-                .seed = c->have_seed ? &c->seed : NULL,
-        };
-        int r = facts_save(c->o->root, &f);
-        if (r < 0) {
-                *ret_reason = strdupf("cannot write %s: %s", FACTS_PATH, strerror(-r));
-                return r;
-        }
-        log_info("Machine %s, kernel %s, instance-id %s, hostname %s", u.machine, u.release,
-                 c->have_seed ? c->seed.meta.instance_id : "(unknown)",
-                 c->have_seed && c->seed.meta.local_hostname ? c->seed.meta.local_hostname : "(none)");
-        *ret_detail = strdup("facts in " FACTS_PATH);
-        return *ret_detail ? 0 : -ENOMEM;
-}
-
-static const struct step {
-        const char *name;
-        step_fn run;
-        bool always; /* re-run even when recorded done (its product lives in memory) */
-} plan[] = {
-        {"seed", step_seed, true},
-        {"report", step_report, false},
-};
-
-/* Pure: does this step still have to run? */
-static bool step_needed(const struct step *step, const struct state *s) {
-        const struct state_step *st = state_find(s, step->name);
-        return step->always || !st || st->status != STEP_DONE;
-}
-
-static bool plan_done(const struct state *s) {
-        for (size_t i = 0; i < ELEMENTSOF(plan); i++) {
-                const struct state_step *st = state_find(s, plan[i].name);
-                if (!st || st->status != STEP_DONE)
-                        return false;
-        }
-        return true;
+        log_info("Step %s: done%s%s", name, detail ? ": " : "", detail ? detail : "");
+        return 0;
 }
 
 static int write_done_marker(const char *root, uint64_t now) {
@@ -320,6 +231,65 @@ static int write_done_marker(const char *root, uint64_t now) {
         if (!path || !text)
                 return -ENOMEM;
         return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+/* A new instance-id (the disk was moved to another machine, or the operator
+ * asked for a fresh start) means a new instance, as cloud-init treats it:
+ * the old state is kept aside and the plan starts again. */
+static int check_instance(struct agent_ctx *c, struct state **s, char **ret_reason) {
+        int r = sources_instance_changed(c->o->root, c->cfg.instance_id);
+        if (r == 1) {
+                log_warning("New instance: the instance-id is now %s; starting from a fresh state (the previous one "
+                            "is kept as %s.previous)",
+                            c->cfg.instance_id, STATE_PATH);
+                _cleanup_free_ char *path = path_join_root(c->o->root, STATE_PATH);
+                _cleanup_free_ char *prev = strdupf("%s.previous", path ? path : "");
+                if (!path || !prev)
+                        return -ENOMEM;
+                if (rename(path, prev) < 0 && errno != ENOENT) {
+                        r = negative_errno();
+                        *ret_reason = strdupf("cannot move the old state aside: %s", strerror(-r));
+                        return r;
+                }
+                struct state *fresh = state_new();
+                if (!fresh)
+                        return -ENOMEM;
+                const struct state_step *md = state_find(*s, STEP_METADATA);
+                if (md && state_step_done(fresh, STEP_METADATA, md->end, md->detail) < 0) {
+                        state_free(fresh);
+                        return -ENOMEM;
+                }
+                state_free(*s);
+                *s = fresh;
+        } else if (r < 0 && r != -ENOENT) {
+                *ret_reason = strdupf("cannot read %s: %s", SOURCES_INSTANCE_ID_PATH, strerror(-r));
+                return r;
+        }
+        r = sources_record_instance_id(c->o->root, c->cfg.instance_id);
+        if (r < 0)
+                *ret_reason = strdupf("cannot record the instance-id: %s", strerror(-r));
+        return r;
+}
+
+static void apply_power_state(struct agent_ctx *c) {
+        if (!c->have_cfg || c->cfg.power_mode == POWER_MODE_NONE)
+                return;
+        const char *verb = power_mode_to_string(c->cfg.power_mode);
+        if (!is_real_root(c->o->root)) {
+                log_info("power_state: would %s (not under --root)", verb);
+                return;
+        }
+        /* --no-block: this unit is still running; systemd does the rest once
+         * it has finished. */
+        char *argv[] = { "systemctl", "--no-block", (char *) verb, NULL };
+        struct proc_result res = { 0 };
+        struct proc_opts opts = { .timeout_sec = 30, .stdout_fd = -1 };
+        int r = proc_ops->run(argv, &opts, &res);
+        if (r < 0)
+                proc_log_failure(r, "power_state", argv, &res);
+        else
+                log_info("power_state: %s requested", verb);
+        proc_result_done(&res);
 }
 
 static int run_plan(struct agent_ctx *c, char **ret_reason) {
@@ -333,56 +303,46 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         }
         if (r == 0)
                 log_info("No state file, starting fresh");
+        c->state = s;
 
-        if (plan_done(s)) {
-                log_info("All steps already done, nothing to do");
-        } else {
-                for (size_t i = 0; i < ELEMENTSOF(plan); i++) {
-                        r = state_ensure_step(s, plan[i].name);
-                        if (r < 0)
-                                return r;
-                }
-                for (size_t i = 0; i < ELEMENTSOF(plan); i++) {
-                        const struct step *step = &plan[i];
-                        if (!step_needed(step, s)) {
-                                log_info("Step %s: already done", step->name);
-                                continue;
-                        }
-                        r = state_step_running(s, step->name, c->now());
-                        if (r >= 0)
-                                r = state_save(o->root, s);
-                        if (r < 0) {
-                                *ret_reason = strdupf("cannot write %s: %s", STATE_PATH, strerror(-r));
-                                return r;
-                        }
-                        log_info("Step %s: running", step->name);
+        /* The metadata is read and validated on every boot, before anything
+         * else: nothing is changed on the node with a partial configuration. */
+        c->resuming = false;
+        r = run_step(c, s, STEP_METADATA, ret_reason);
+        if (r < 0)
+                return r;
+        r = check_instance(c, &s, ret_reason);
+        if (r < 0)
+                return r;
+        c->state = s;
 
-                        _cleanup_free_ char *detail = NULL, *reason = NULL;
-                        r = step->run(c, &detail, &reason);
-                        if (r < 0) {
-                                if (!reason)
-                                        reason = strdup(strerror(-r));
-                                if (!reason)
-                                        return -ENOMEM;
-                                int k = state_step_failed(s, step->name, c->now(), reason);
-                                if (k >= 0)
-                                        k = state_save(o->root, s);
-                                if (k < 0)
-                                        log_error_errno(k, "Failed to record the failure in %s: %m",
-                                                        STATE_PATH);
-                                *ret_reason = strdupf("%s: %s", step->name, reason);
-                                return r;
-                        }
-                        r = state_step_done(s, step->name, c->now(), detail);
-                        if (r >= 0)
-                                r = state_save(o->root, s);
-                        if (r < 0) {
-                                *ret_reason = strdupf("cannot write %s: %s", STATE_PATH, strerror(-r));
-                                return r;
-                        }
-                        log_info("Step %s: done%s%s", step->name, detail ? ": " : "", detail ? detail : "");
-                }
+        const char *const *plan = plan_for_role(c->cfg.role);
+        const char *foreign = plan_foreign_step(plan, s);
+        if (foreign) {
+                *ret_reason = strdupf("the state file records step '%s', which a %s does not run: the node's role "
+                                      "changed since its first boot (reset the node to change its role)",
+                                      foreign, node_role_to_string(c->cfg.role));
+                return -EEXIST;
         }
+        for (size_t i = 0; plan[i]; i++)
+                if (state_ensure_step(s, plan[i]) < 0)
+                        return -ENOMEM;
+        r = save_state(c, s, ret_reason);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                size_t i;
+                enum plan_decision d = plan_next(plan, s, &i);
+                if (d == PLAN_DONE)
+                        break;
+                const struct state_step *st = state_find(s, plan[i]);
+                c->resuming = d == PLAN_RESUME || (st && st->status == STEP_FAILED);
+                r = run_step(c, s, plan[i], ret_reason);
+                if (r < 0)
+                        return r;
+        }
+        c->resuming = false;
 
         r = write_done_marker(o->root, c->now());
         if (r < 0) {
@@ -395,6 +355,8 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
 int agent_run(const struct agent_options *o) {
         log_set_ident(AGENT_PROGRAM);
         struct agent_ctx c = {.o = o, .now = o->now ? o->now : now_real};
+        /* The agent's own CPU time and memory are measured by make bench;
+         * every program it runs is accounted separately. */
 
         const char *console = o->console ? o->console : is_real_root(o->root) ? "/dev/console" : NULL;
         _cleanup_close_ int console_fd = -1;
@@ -416,10 +378,11 @@ int agent_run(const struct agent_options *o) {
                 reason = strdup(strerror(-r));
         /* The reason is logged once, in this line (stderr, so the journal, and the console). */
         print_finished(console_fd, r < 0 ? (reason ? reason : "out of memory") : NULL);
+        if (r >= 0)
+                apply_power_state(&c);
 
         log_set_extra_fd(-1);
-        if (c.have_seed)
-                seed_done(&c.seed);
+        agent_ctx_done(&c);
         return r < 0 ? r : 0;
 }
 

@@ -24,17 +24,13 @@ int facts_serialize(const struct facts *fa, char **ret, size_t *ret_size) {
         FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        const struct seed *s = fa->seed;
         char num[32];
-        snprintf(num, sizeof num, "%zu", s ? s->user_data_size : 0);
+        snprintf(num, sizeof num, "%zu", fa->user_data_size);
         fputs("# kubeseed-firstboot machine facts; see docs/firstboot.md\n", f);
         int r = 0;
         if (put(f, "machine", fa->machine) < 0 || put(f, "kernel_release", fa->kernel_release) < 0 ||
-            put(f, "instance_id", s ? s->meta.instance_id : NULL) < 0 ||
-            put(f, "hostname", s ? s->meta.local_hostname : NULL) < 0 ||
-            put(f, "seed_source", s ? s->source : NULL) < 0 ||
-            put(f, "user_data", seed_user_data_kind_to_string(s ? s->user_data : SEED_USER_DATA_ABSENT)) <
-                    0 ||
+            put(f, "instance_id", fa->instance_id) < 0 || put(f, "hostname", fa->hostname) < 0 ||
+            put(f, "source", fa->source) < 0 || put(f, "role", fa->role) < 0 ||
             put(f, "user_data_size", num) < 0)
                 r = -ENOMEM;
         if (ferror(f))

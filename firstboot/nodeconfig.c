@@ -443,8 +443,8 @@ static const char *display_path(const struct ctx *x, const char *path, char *buf
 
 /* "<source>: user-data:<line>:<column>: <path>: <what>". Never pass a
  * field's value in `fmt`'s arguments. */
-_printf_(5, 6) static int fail(struct ctx *x, const struct ynode *at, const char *path, int r, const char *fmt,
-                               ...) {
+_printf_(5, 6) static int fail(struct ctx *x, const struct ynode *at, const char *path, int r,
+                               const char *fmt, ...) {
         if (!x->error)
                 return r;
         va_list ap;
@@ -597,17 +597,16 @@ static bool hash_valid(const char *s) {
 
 #define MSG_TOKEN "expected 6 lowercase letters or digits, a dot, and 16 more"
 #define MSG_HASH "expected sha256: and 64 hexadecimal digits"
-#define MSG_ENDPOINT                                                                                         \
+#define MSG_ENDPOINT                                                                                        \
         "expected host:port (host an IPv4 address, an [IPv6] address or a DNS name; port 1-65535)"
-#define MSG_SUBNET                                                                                           \
-        "expected a CIDR such as 10.244.0.0/16 with the host bits zero, or an IPv4 and an IPv6 CIDR "        \
+#define MSG_SUBNET                                                                                          \
+        "expected a CIDR such as 10.244.0.0/16 with the host bits zero, or an IPv4 and an IPv6 CIDR "       \
         "separated by a comma"
 
 static int parse_cluster(struct ctx *x, const struct ynode *cl) {
-        static const char *const keys[] = {"endpoint",       "token",          "ca-cert-hash",
-                                           "ca-cert",        "ca-key",         "certificate-key",
-                                           "pod-subnet",     "service-subnet", "kubernetes-version",
-                                           NULL};
+        static const char *const keys[] = {
+                "endpoint",   "token",          "ca-cert-hash",       "ca-cert", "ca-key", "certificate-key",
+                "pod-subnet", "service-subnet", "kubernetes-version", NULL};
         struct nodeconfig *c = x->c;
         if (cl->kind != YNODE_MAPPING)
                 return fail(x, cl, "kubeseed.cluster", -EBADMSG,
@@ -725,7 +724,8 @@ static int parse_cluster(struct ctx *x, const struct ynode *cl) {
 
 static int parse_labels(struct ctx *x, const struct ynode *n) {
         if (n->kind != YNODE_MAPPING)
-                return fail(x, n, "kubeseed.node.labels", -EBADMSG, "expected a mapping of label keys to values");
+                return fail(x, n, "kubeseed.node.labels", -EBADMSG,
+                            "expected a mapping of label keys to values");
         if (n->n_items > NODECONFIG_LIST_MAX)
                 return fail(x, n, "kubeseed.node.labels", -EBADMSG, "expected at most %u labels",
                             NODECONFIG_LIST_MAX);
@@ -735,16 +735,18 @@ static int parse_labels(struct ctx *x, const struct ynode *n) {
                 if (!k || asprintf(&path, "kubeseed.node.labels.%s", k) < 0)
                         return -ENOMEM;
                 if (strlen(key) > NODECONFIG_NAME_MAX + 64 || !nodeconfig_label_key_valid(key))
-                        return fail_key(x, n, i, path,
-                                        "expected a label key: [DNS prefix/]name, the name 1-63 letters, "
-                                        "digits, '-', '_' or '.', starting and ending with a letter or digit");
+                        return fail_key(
+                                x, n, i, path,
+                                "expected a label key: [DNS prefix/]name, the name 1-63 letters, "
+                                "digits, '-', '_' or '.', starting and ending with a letter or digit");
                 const struct ynode *v = n->items[i];
                 const char *value = "";
                 if (!ynode_is_null(v)) {
                         if (v->kind != YNODE_SCALAR || !nodeconfig_label_value_valid(v->value))
-                                return fail(x, v, path, -EBADMSG,
-                                            "expected a label value: empty, or 1-63 letters, digits, '-', '_' "
-                                            "or '.', starting and ending with a letter or digit");
+                                return fail(
+                                        x, v, path, -EBADMSG,
+                                        "expected a label value: empty, or 1-63 letters, digits, '-', '_' "
+                                        "or '.', starting and ending with a letter or digit");
                         value = v->value;
                 }
                 int r = strv_pushf(&x->c->labels, "%s=%s", key, value);
@@ -768,7 +770,8 @@ static int parse_taints(struct ctx *x, const struct ynode *n) {
                 const struct ynode *item = n->items[i];
                 char path[64];
                 snprintf(path, sizeof path, "kubeseed.node.taints[%zu]", i);
-                int r = item->kind == YNODE_SCALAR ? nodeconfig_taint_parse(item->value, &c->taints[i]) : -EINVAL;
+                int r = item->kind == YNODE_SCALAR ? nodeconfig_taint_parse(item->value, &c->taints[i])
+                                                   : -EINVAL;
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -808,7 +811,7 @@ static int parse_node(struct ctx *x, const struct ynode *nd) {
 }
 
 static int parse_kubeseed(struct ctx *x, const struct ynode *k) {
-        static const char *const keys[] = {"role",    "cluster",    "addons", "node", "schedule-workloads",
+        static const char *const keys[] = {"role",    "cluster", "addons", "node", "schedule-workloads",
                                            "workers", NULL};
         struct nodeconfig *c = x->c;
         int r = check_keys(x, k, "kubeseed", keys);
@@ -825,7 +828,8 @@ static int parse_kubeseed(struct ctx *x, const struct ynode *k) {
                             "expected control-plane, worker or control-plane-join (the key is missing)");
         c->role = node_role_from_string(s);
         if (c->role == _NODE_ROLE_INVALID)
-                return fail(x, n, "kubeseed.role", -EBADMSG, "expected control-plane, worker or control-plane-join");
+                return fail(x, n, "kubeseed.role", -EBADMSG,
+                            "expected control-plane, worker or control-plane-join");
 
         n = ynode_get(k, "cluster");
         if (n && !ynode_is_null(n)) {
@@ -840,7 +844,8 @@ static int parse_kubeseed(struct ctx *x, const struct ynode *k) {
                         return fail(x, n, "kubeseed.addons", -EBADMSG, "expected a list of add-on names");
                 if (n->n_items > 0) {
                         r = get_str_list(x, n, "kubeseed.addons", 63, nodeconfig_addon_name_valid,
-                                         "an add-on name (1-63 lowercase letters, digits and '-')", &c->addons);
+                                         "an add-on name (1-63 lowercase letters, digits and '-')",
+                                         &c->addons);
                         if (r < 0)
                                 return r;
                 }
@@ -871,8 +876,9 @@ static int parse_kubeseed(struct ctx *x, const struct ynode *k) {
 }
 
 static int parse_power_state(struct ctx *x, const struct ynode *p) {
-        static const char *const modes[] = {
-                [POWER_MODE_POWEROFF] = "poweroff", [POWER_MODE_REBOOT] = "reboot", [POWER_MODE_HALT] = "halt"};
+        static const char *const modes[] = {[POWER_MODE_POWEROFF] = "poweroff",
+                                            [POWER_MODE_REBOOT] = "reboot",
+                                            [POWER_MODE_HALT] = "halt"};
         if (p->kind != YNODE_MAPPING)
                 return fail(x, p, "power_state", -EBADMSG, "expected a mapping (mode, delay, message)");
         /* cloud-init's other keys (delay, message, timeout, condition) are
@@ -902,7 +908,8 @@ static int check_rules(struct ctx *x) {
         /* Secrets only where they are needed. */
         if (c->ca_key && c->role != NODE_ROLE_CONTROL_PLANE)
                 return fail(x, x->n_ca_key, "kubeseed.cluster.ca-key", -EBADMSG,
-                            "expected only on a control-plane node (role %s must not hold the CA key)", role);
+                            "expected only on a control-plane node (role %s must not hold the CA key)",
+                            role);
         if (c->certificate_key && c->role == NODE_ROLE_WORKER)
                 return fail(x, x->n_cert_key, "kubeseed.cluster.certificate-key", -EBADMSG,
                             "expected only on control-plane and control-plane-join nodes");
@@ -919,8 +926,8 @@ static int check_rules(struct ctx *x) {
                 _cleanup_free_ char *err = NULL;
                 size_t cert_size = strlen(c->ca_cert);
                 if (c->ca_key) {
-                        r = cert_check_ca_pair(c->ca_cert, cert_size, c->ca_key, strlen(c->ca_key), x->in->now,
-                                               &err);
+                        r = cert_check_ca_pair(c->ca_cert, cert_size, c->ca_key, strlen(c->ca_key),
+                                               x->in->now, &err);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
@@ -958,14 +965,16 @@ static int check_rules(struct ctx *x) {
                             "expected a bootstrap token (required for role %s)", role);
         if (joins && !c->ca_cert_hashes)
                 return fail(x, where, "kubeseed.cluster.ca-cert-hash", -EBADMSG,
-                            "expected sha256: and 64 hexadecimal digits, or ca-cert (required for role %s)", role);
+                            "expected sha256: and 64 hexadecimal digits, or ca-cert (required for role %s)",
+                            role);
         if (c->role == NODE_ROLE_CONTROL_PLANE_JOIN && !c->certificate_key)
                 return fail(x, where, "kubeseed.cluster.certificate-key", -EBADMSG,
                             "expected 64 hexadecimal digits (required for role %s)", role);
 
         if (c->role == NODE_ROLE_CONTROL_PLANE && !c->ca_cert &&
-            (r = add_warning(x, "%s: no kubeseed.cluster.ca-cert: kubeadm creates its own CA, so workers "
-                                "cannot know its hash in advance",
+            (r = add_warning(x,
+                             "%s: no kubeseed.cluster.ca-cert: kubeadm creates its own CA, so workers "
+                             "cannot know its hash in advance",
                              x->in->source)) < 0)
                 return r;
         return 0;
@@ -1062,7 +1071,8 @@ static int cmdline_tree(struct ctx *x, struct ynode **ret, const char **ret_iid,
                 size_t klen = strcspn(*a, "=");
                 const struct cmdline_key *k = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(cmdline_keys); i++)
-                        if (strlen(cmdline_keys[i].name) == klen && strncmp(cmdline_keys[i].name, *a, klen) == 0)
+                        if (strlen(cmdline_keys[i].name) == klen &&
+                            strncmp(cmdline_keys[i].name, *a, klen) == 0)
                                 k = &cmdline_keys[i];
                 if (!k) {
                         char name[80];
@@ -1079,7 +1089,8 @@ static int cmdline_tree(struct ctx *x, struct ynode **ret, const char **ret_iid,
                                 free(names);
                                 names = t;
                         }
-                        return fail(x, NULL, name, -EBADMSG, "expected one of the keys %s (unknown key)", names);
+                        return fail(x, NULL, name, -EBADMSG, "expected one of the keys %s (unknown key)",
+                                    names);
                 }
                 if ((*a)[klen] != '=') {
                         char name[80];
@@ -1157,7 +1168,8 @@ int nodeconfig_parse(const struct nodeconfig_input *in, struct nodeconfig *ret, 
                 return fail(&x, root, NULL, -EBADMSG, "expected a mapping of cloud-config keys");
 
         if (!iid)
-                return fail(&x, NULL, "meta-data instance-id", -EBADMSG, "expected an instance-id (none given)");
+                return fail(&x, NULL, "meta-data instance-id", -EBADMSG,
+                            "expected an instance-id (none given)");
         if (!seed_instance_id_valid(iid))
                 return fail(&x, NULL, x.cmdline ? "kubeseed.instance-id" : "meta-data instance-id", -EBADMSG,
                             "expected 1-%u printable ASCII characters without spaces", SEED_INSTANCE_ID_MAX);
@@ -1170,7 +1182,8 @@ int nodeconfig_parse(const struct nodeconfig_input *in, struct nodeconfig *ret, 
                 return fail(&x, k, "kubeseed", -EBADMSG,
                             "expected a mapping with the node's role and cluster (the key is missing)");
         if (k->kind != YNODE_MAPPING)
-                return fail(&x, k, "kubeseed", -EBADMSG, "expected a mapping with the node's role and cluster");
+                return fail(&x, k, "kubeseed", -EBADMSG,
+                            "expected a mapping with the node's role and cluster");
         x.kubeseed = k;
         if ((r = parse_kubeseed(&x, k)) < 0)
                 return r;

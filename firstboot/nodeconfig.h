@@ -23,7 +23,7 @@
 /* Bounds on every input, checked before use. */
 #define NODECONFIG_USER_DATA_MAX (4U * 1024U * 1024U) /* as SEED_USER_DATA_MAX */
 #define NODECONFIG_YAML_DEPTH_MAX 32U
-#define NODECONFIG_TOKEN_LEN 23U        /* "abcdef.0123456789abcdef" */
+#define NODECONFIG_TOKEN_LEN 23U         /* "abcdef.0123456789abcdef" */
 #define NODECONFIG_PEM_MAX (16U * 1024U) /* ca-cert, ca-key */
 #define NODECONFIG_NAME_MAX 253U         /* endpoint host, names, label keys, ... */
 #define NODECONFIG_LIST_MAX 64U          /* addons, hashes, labels, taints */
@@ -53,39 +53,39 @@ struct node_taint {
 };
 
 struct nodeconfig {
-        char *source;         /* where it came from: "nocloud /dev/vdb", "kernel command line", ... */
-        char *instance_id;    /* meta-data instance-id (always set) */
-        char *hostname;       /* meta-data local-hostname; NULL when absent */
+        char *source;      /* where it came from: "nocloud /dev/vdb", "kernel command line", ... */
+        char *instance_id; /* meta-data instance-id (always set) */
+        char *hostname;    /* meta-data local-hostname; NULL when absent */
         enum node_role role;
 
         /* cluster */
-        char *endpoint;       /* "host:port" as given; NULL when absent (control-plane only) */
-        char *endpoint_host;  /* without brackets: "10.0.0.10", "fd00::10", "api.example" */
+        char *endpoint;      /* "host:port" as given; NULL when absent (control-plane only) */
+        char *endpoint_host; /* without brackets: "10.0.0.10", "fd00::10", "api.example" */
         uint16_t endpoint_port;
-        char *token;          /* SECRET: bootstrap token */
+        char *token;           /* SECRET: bootstrap token */
         char **ca_cert_hashes; /* "sha256:<64 lowercase hex>", NULL-terminated; NULL when none.
                                 * When ca-cert is given and no hash, holds the computed one. */
-        char *ca_cert;        /* PEM; NULL when absent */
-        char *ca_key;         /* SECRET: PEM; set exactly when ca_cert is, on a control-plane */
+        char *ca_cert;         /* PEM; NULL when absent */
+        char *ca_key;          /* SECRET: PEM; set exactly when ca_cert is, on a control-plane */
         char ca_cert_hash[CERT_HASH_STRING_MAX]; /* computed from ca_cert; "" when none */
-        char *certificate_key; /* SECRET: 64 lowercase hex; NULL when absent */
-        char *pod_subnet;     /* one CIDR, or an IPv4 and an IPv6 one joined by ','; NULL: default */
-        char *service_subnet; /* likewise */
+        char *certificate_key;                   /* SECRET: 64 lowercase hex; NULL when absent */
+        char *pod_subnet;         /* one CIDR, or an IPv4 and an IPv6 one joined by ','; NULL: default */
+        char *service_subnet;     /* likewise */
         char *kubernetes_version; /* "v1.31.1"; NULL: the image's version */
 
         /* node */
-        char *node_ip;        /* NULL: kubelet's choice; on a control plane also the advertise address */
-        char **labels;        /* "key=value", NULL-terminated; NULL when none */
+        char *node_ip; /* NULL: kubelet's choice; on a control plane also the advertise address */
+        char **labels; /* "key=value", NULL-terminated; NULL when none */
         struct node_taint *taints;
         size_t n_taints;
 
-        bool schedule_workloads;     /* meaningful only when schedule_workloads_set */
+        bool schedule_workloads; /* meaningful only when schedule_workloads_set */
         bool schedule_workloads_set;
-        unsigned workers;            /* meaningful only when workers_set */
+        unsigned workers; /* meaningful only when workers_set */
         bool workers_set;
-        char **addons;               /* names in order, NULL-terminated; NULL when none */
+        char **addons; /* names in order, NULL-terminated; NULL when none */
 
-        enum power_mode power_mode;  /* top-level power_state.mode */
+        enum power_mode power_mode; /* top-level power_state.mode */
 
         /* Things allowed but worth a warning (e.g. a control plane without a
          * pre-provisioned CA); NULL-terminated, NULL when none; no secrets. */

@@ -32,9 +32,9 @@
  * (and the kubeseed.* arguments) hold secrets and are never logged. */
 
 enum source_kind {
-        SOURCE_CMDLINE,       /* kubeseed.* keys on the kernel command line */
-        SOURCE_SEEDFROM,      /* ds=nocloud;s=<url> on the kernel command line */
-        SOURCE_NOCLOUD,       /* seed volume */
+        SOURCE_CMDLINE,  /* kubeseed.* keys on the kernel command line */
+        SOURCE_SEEDFROM, /* ds=nocloud;s=<url> on the kernel command line */
+        SOURCE_NOCLOUD,  /* seed volume */
         SOURCE_CONFIG_DRIVE,
         SOURCE_IMDS,
         SOURCE_INSTANCE_DATA, /* cloud-init's instance-data.json */
@@ -52,11 +52,11 @@ enum source_kind {
 /* What a source gave: raw bytes plus the normalised identity. */
 struct metadata {
         enum source_kind kind;
-        char *source;         /* for messages: "nocloud /dev/vdb", "kernel command line", "imds http://...", ... */
+        char *source; /* for messages: "nocloud /dev/vdb", "kernel command line", "imds http://...", ... */
         char *instance_id;    /* always set (validated: seed_instance_id_valid()) */
         char *local_hostname; /* NULL when the source has none (validated: seed_hostname_valid()) */
         /* SECRET (both): never log; metadata_done() wipes them. */
-        char *user_data;      /* NUL-terminated; NULL when the source has none */
+        char *user_data; /* NUL-terminated; NULL when the source has none */
         size_t user_data_size;
         char **cmdline_args;  /* SOURCE_CMDLINE: "key=value" with "kubeseed." removed, in order */
         char *network_config; /* NoCloud network-config when present, else NULL */
@@ -70,11 +70,11 @@ const char *source_kind_to_string(enum source_kind k); /* "cmdline", "seedfrom",
 struct nodeconfig_input metadata_nodeconfig_input(const struct metadata *m);
 
 struct sources_options {
-        const char *root;     /* NULL or "/": the real root */
+        const char *root; /* NULL or "/": the real root */
         /* The kernel command line; NULL: read <root>/proc/cmdline. */
         const char *cmdline;
-        unsigned disabled;    /* SOURCE_MASK()s of sources to skip */
-        const char *run_dir;  /* where volumes are mounted; NULL: <root>/run/kubeseed */
+        unsigned disabled;   /* SOURCE_MASK()s of sources to skip */
+        const char *run_dir; /* where volumes are mounted; NULL: <root>/run/kubeseed */
 
         const struct blk_ops *blk_ops; /* NULL: blk_ops_real */
         void *blk_userdata;
@@ -118,7 +118,7 @@ struct cmdline_config {
         /* From the last "ds=nocloud[-net];..." word (cloud-init's syntax):
          * s= / seedfrom=, i= / instance-id=, h= / local-hostname=. */
         bool ds_nocloud;
-        char *seedfrom;       /* NULL when not given */
+        char *seedfrom; /* NULL when not given */
         char *ds_instance_id;
         char *ds_hostname;
 };

@@ -353,7 +353,7 @@ int cert_chain_check_pins_der(const unsigned char *const *der, const size_t *der
                 set_error(ret_error, "peer chain: %zu certificates (1 to %d expected)", n, CERT_CHAIN_MAX);
                 return -EINVAL;
         }
-        X509 *certs[CERT_CHAIN_MAX] = { NULL };
+        X509 *certs[CERT_CHAIN_MAX] = {NULL};
         size_t n_certs = 0;
         X509 *ca = NULL;
         int r = 0;
@@ -395,7 +395,7 @@ int cert_chain_check_pins_pem(const char *chain_pem, size_t chain_size, char *co
                 return -EBADMSG;
         }
 
-        X509 *certs[CERT_CHAIN_MAX] = { NULL };
+        X509 *certs[CERT_CHAIN_MAX] = {NULL};
         size_t n = 0;
         for (;;) {
                 X509 *x = PEM_read_bio_X509(b, NULL, no_password_cb, NULL);
@@ -413,8 +413,9 @@ int cert_chain_check_pins_pem(const char *chain_pem, size_t chain_size, char *co
         /* The loop ends at "no start line" after the last certificate;
          * anything else is a damaged certificate. */
         unsigned long e = ERR_peek_last_error();
-        bool clean_end = n > 0 && (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
-                                              ERR_GET_REASON(e) == PEM_R_NO_START_LINE));
+        bool clean_end =
+                n > 0 &&
+                (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE));
         ERR_clear_error();
         if (!clean_end) {
                 free_certs(certs, n);

@@ -23,7 +23,7 @@
 #define HTTP_DEFAULT_MAX_RESPONSE (1024u * 1024u)
 #define HTTP_MAX_REDIRECTS 5L
 
-const struct http_ops http_ops_real = { .perform = http_perform };
+const struct http_ops http_ops_real = {.perform = http_perform};
 const struct http_ops *http_ops = &http_ops_real;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -94,8 +94,8 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg) {
         X509 *leaf = X509_STORE_CTX_get0_cert(store);
         STACK_OF(X509) *untrusted = X509_STORE_CTX_get0_untrusted(store);
 
-        unsigned char *der[CERT_CHAIN_MAX] = { NULL };
-        size_t der_size[CERT_CHAIN_MAX] = { 0 };
+        unsigned char *der[CERT_CHAIN_MAX] = {NULL};
+        size_t der_size[CERT_CHAIN_MAX] = {0};
         size_t n = 0;
         int r = -EPERM;
         char *err = NULL;
@@ -221,23 +221,23 @@ static void set_error(struct http_response *ret, const char *what, CURLcode rc) 
                 ret->error = NULL;
 }
 
-#define SETOPT(c, opt, val)                                                                        \
-        do {                                                                                       \
-                CURLcode _rc = curl_easy_setopt((c), (opt), (val));                                \
-                if (_rc != CURLE_OK) {                                                             \
-                        set_error(ret, #opt, _rc);                                                 \
-                        return _rc == CURLE_NOT_BUILT_IN || _rc == CURLE_UNKNOWN_OPTION            \
-                                       ? -EOPNOTSUPP                                               \
-                                       : _rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;          \
-                }                                                                                  \
+#define SETOPT(c, opt, val)                                                                                 \
+        do {                                                                                                \
+                CURLcode _rc = curl_easy_setopt((c), (opt), (val));                                         \
+                if (_rc != CURLE_OK) {                                                                      \
+                        set_error(ret, #opt, _rc);                                                          \
+                        return _rc == CURLE_NOT_BUILT_IN || _rc == CURLE_UNKNOWN_OPTION ? -EOPNOTSUPP       \
+                               : _rc == CURLE_OUT_OF_MEMORY                             ? -ENOMEM           \
+                                                                                        : -EINVAL;                                      \
+                }                                                                                           \
         } while (0)
 
-static int setup_handle(CURL *c, const struct http_request *req, struct http_response *ret, struct sink *sink,
-                        struct pin_ctx *pc, struct curl_slist **headers, char *errbuf) {
+static int setup_handle(CURL *c, const struct http_request *req, struct http_response *ret,
+                        struct sink *sink, struct pin_ctx *pc, struct curl_slist **headers, char *errbuf) {
         const char *method = req->method ? req->method : "GET";
         long timeout = req->timeout_ms ? (long) req->timeout_ms : (long) HTTP_DEFAULT_TIMEOUT_MS;
-        long connect_timeout =
-                req->connect_timeout_ms ? (long) req->connect_timeout_ms : (long) HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+        long connect_timeout = req->connect_timeout_ms ? (long) req->connect_timeout_ms
+                                                       : (long) HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 
         SETOPT(c, CURLOPT_ERRORBUFFER, errbuf);
         SETOPT(c, CURLOPT_URL, req->url);
@@ -281,7 +281,7 @@ static int setup_handle(CURL *c, const struct http_request *req, struct http_res
         }
         /* No "Expect: 100-continue" round trip; no form content type that
          * the caller did not ask for. */
-        static const char *const extra[] = { "Expect:", "Content-Type:" };
+        static const char *const extra[] = {"Expect:", "Content-Type:"};
         for (size_t i = 0; i < ELEMENTSOF(extra); i++) {
                 char name[32];
                 size_t len = strlen(extra[i]) - 1;
@@ -297,7 +297,8 @@ static int setup_handle(CURL *c, const struct http_request *req, struct http_res
         SETOPT(c, CURLOPT_HTTPHEADER, *headers);
 
         if (req->pinned_ca_hashes) {
-                /* Pinning replaces CA and host name verification (as kubeadm
+                /* (SSL_CTX_FUNCTION fails with -EOPNOTSUPP when libcurl is
+                 * not built with OpenSSL.) Pinning replaces CA and host name verification (as kubeadm
                  * discovery does): the callback decides. */
                 SETOPT(c, CURLOPT_SSL_VERIFYPEER, 0L);
                 SETOPT(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -328,8 +329,8 @@ int http_perform(const struct http_request *req, struct http_response *ret) {
                 return -ENOMEM;
         _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
-        struct sink sink = { .max = req->max_response ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE };
-        struct pin_ctx pc = { .req = req };
+        struct sink sink = {.max = req->max_response ? req->max_response : HTTP_DEFAULT_MAX_RESPONSE};
+        struct pin_ctx pc = {.req = req};
 
         int r = setup_handle(c, req, ret, &sink, &pc, &headers, errbuf);
         if (r < 0) {

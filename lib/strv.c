@@ -80,3 +80,13 @@ char *strv_join(char *const *v, const char *sep) {
         *p = '\0';
         return s;
 }
+
+char *strdupf(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = NULL;
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
+}

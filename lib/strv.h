@@ -15,3 +15,5 @@ int strv_extend(char ***v, char *const *other);
 int strv_contains(char *const *v, const char *s);
 /* The strings joined by sep ("" for an empty list). Caller frees. */
 char *strv_join(char *const *v, const char *sep);
+/* vasprintf() into a new string; NULL when out of memory. */
+char *strdupf(const char *fmt, ...) _printf_(1, 2);

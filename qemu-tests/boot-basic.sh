@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Scenario: the image boots with UEFI, the first-boot agent runs, finds the
-# NoCloud seed and records its state; the VM powers off cleanly and the
-# results are read back from the disk.
+# Scenario: the product image (no test doubles) boots with UEFI, the
+# first-boot agent runs, finds the NoCloud seed, validates it and records its
+# state; the VM powers off cleanly and the results are read back from the
+# disk. Until the image carries Kubernetes (issue 4) the agent must stop at
+# the kubeadm step with a clear reason, which this checks too.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -22,6 +24,9 @@ cat >"$work/seed/user-data" <<'EOT'
 #cloud-config
 kubeseed:
   role: control-plane
+  cluster:
+    token: abcdef.0123456789abcdef
+    pod-subnet: 10.244.0.0/16
 EOT
 ks_make_seed "$work/seed" "$work/seed.img" || { ks_log "cannot make the seed"; exit 1; }
 cp --sparse=always "$image" "$work/disk.raw"
@@ -35,9 +40,12 @@ state=$(ks_read_file "$work/disk.raw" /var/lib/kubeseed/state)
 facts=$(ks_read_file "$work/disk.raw" /var/lib/kubeseed/facts)
 
 ks_check "UEFI firmware booted the unified kernel image" grep -aq 'Linux version' "$log"
-ks_check "the agent reported success on the console" grep -aq 'kubeseed-firstboot: finished: ok' "$log"
-ks_check "the agent found the seed volume labelled CIDATA" grep -aqi 'cidata' <<<"$state"
-ks_check "the state file records the seed step as done" grep -Eq '^step name=seed status=done' <<<"$state"
+ks_check "the agent printed its final line on the console" grep -aq 'kubeseed-firstboot: finished: ' "$log"
+ks_check "the agent found and validated the NoCloud seed (metadata step done)" \
+        grep -Eq '^step name=metadata status=done .*nocloud.*role\\scontrol-plane' <<<"$state"
+ks_check "the agent set the hostname from meta-data" grep -Eq '^step name=hostname status=done .*kseed-basic' <<<"$state"
+ks_check "without Kubernetes in the image the agent stops at kubeadm, saying why" \
+        grep -aq 'finished: failed: kubeadm-config: kubeadm version: kubeadm is not installed in the image' "$log"
 ks_check "the facts file records the instance-id from meta-data" grep -q '^instance_id=basic-0001$' <<<"$facts"
 ks_check "the facts file records the machine ($(uname -m) expected for $arch)" \
         grep -q "machine=$( [ "$arch" = arm64 ] && echo aarch64 || echo x86_64)" <<<"$facts"

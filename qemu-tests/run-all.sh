@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Runs every QEMU scenario against the image; each prints its own
-# "N passed, N failed" line; this prints the total last.
+# Runs every QEMU scenario; each prints its own "N passed, N failed" line and
+# this prints the total last.
+#   run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]
+# IMAGE is the product image; DOUBLES-IMAGE the same profile built with the
+# kubeadm/kubectl test double (make test-image-doubles).
 here=$(cd "$(dirname "$0")" && pwd)
-image=${1:?usage: run-all.sh IMAGE.raw [ARCH]}
-arch=${2:-$(dpkg --print-architecture)}
-[ -f "$image" ] || { echo "run-all: no image '$image'" >&2; exit 1; }
+image=${1:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
+doubles=${2:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
+arch=${3:-$(dpkg --print-architecture)}
+for f in "$image" "$doubles"; do
+        [ -f "$f" ] || { echo "run-all: no image '$f'" >&2; exit 1; }
+done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 total_pass=0
 total_fail=0
-for s in boot-basic; do
-        echo "== qemu scenario: $s"
-        "$here/$s.sh" "$image" "$arch" | tee "$results"
+run() { # scenario, image
+        echo "== qemu scenario: $1"
+        "$here/$1.sh" "$2" "$arch" | tee "$results"
+        local line
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$results" | tail -n 1)
         if [ -z "$line" ]; then
+                echo "run-all: $1 printed no summary" >&2
                 total_fail=$((total_fail + 1))
-                continue
+                return
         fi
         total_pass=$((total_pass + $(cut -d' ' -f1 <<<"$line")))
         total_fail=$((total_fail + $(cut -d' ' -f3 <<<"$line")))
-done
+}
+run boot-basic "$image"
+run firstboot-roles "$doubles"
 echo "qemu: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

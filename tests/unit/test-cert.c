@@ -23,8 +23,8 @@
 static char tmpdir[] = "/tmp/kubeseed-test-cert-XXXXXX";
 
 static void run_in_tmp(char *const argv[]) {
-        struct proc_opts o = { .timeout_sec = 60, .cwd = tmpdir, .stdout_fd = -1 };
-        struct proc_result res = { 0 };
+        struct proc_opts o = {.timeout_sec = 60, .cwd = tmpdir, .stdout_fd = -1};
+        struct proc_result res = {0};
         int r = proc_run(argv, &o, &res);
         if (r < 0) {
                 _cleanup_free_ char *line = argv_to_string(argv);
@@ -32,7 +32,7 @@ static void run_in_tmp(char *const argv[]) {
         }
         proc_result_done(&res);
 }
-#define RUN(...) run_in_tmp((char *[]){ __VA_ARGS__, NULL })
+#define RUN(...) run_in_tmp((char *[]){__VA_ARGS__, NULL})
 
 static char *path_in_tmp(const char *name) {
         char *p = NULL;
@@ -125,7 +125,8 @@ static void openssl_hash(const char *name, char out[CERT_HASH_STRING_MAX]) {
         snprintf(out, CERT_HASH_STRING_MAX, "sha256:%.64s", text);
 }
 
-static char hash_ca[CERT_HASH_STRING_MAX], hash_ca_ec[CERT_HASH_STRING_MAX], hash_other[CERT_HASH_STRING_MAX];
+static char hash_ca[CERT_HASH_STRING_MAX], hash_ca_ec[CERT_HASH_STRING_MAX],
+        hash_other[CERT_HASH_STRING_MAX];
 
 static int setup(void **state) {
         (void) state;
@@ -136,7 +137,8 @@ static int setup(void **state) {
         make_ca("other", "impostor", false);
         /* A certificate that is not a CA. */
         RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "notca.key", "-out",
-            "notca.pem", "-days", "30", "-subj", "/CN=not-a-ca", "-addext", "basicConstraints=critical,CA:FALSE");
+            "notca.pem", "-days", "30", "-subj", "/CN=not-a-ca", "-addext",
+            "basicConstraints=critical,CA:FALSE");
         /* A CA whose keyUsage forbids certificate signing. */
         RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "noku.key", "-out",
             "noku.pem", "-days", "30", "-subj", "/CN=no-keycertsign", "-addext",
@@ -170,7 +172,7 @@ static void test_spki_hash_matches_openssl(void **state) {
         const struct {
                 const char *file;
                 const char *expected;
-        } cases[] = { { "ca.pem", hash_ca }, { "ca-ec.pem", hash_ca_ec }, { "other.pem", hash_other } };
+        } cases[] = {{"ca.pem", hash_ca}, {"ca-ec.pem", hash_ca_ec}, {"other.pem", hash_other}};
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 size_t size;
                 _cleanup_free_ char *pem = slurp(cases[i].file, &size);
@@ -186,7 +188,7 @@ static void test_spki_hash_matches_openssl(void **state) {
 
 static void test_spki_hash_garbage(void **state) {
         (void) state;
-        const char *bad[] = { "", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" };
+        const char *bad[] = {"", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"};
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 char h[CERT_HASH_STRING_MAX] = "untouched";
                 _cleanup_free_ char *err = NULL;
@@ -208,7 +210,7 @@ static void test_hash_string_valid(void **state) {
         assert_false(cert_hash_string_valid(NULL));
         assert_false(cert_hash_string_valid(""));
         assert_false(cert_hash_string_valid("sha256:"));
-        assert_false(cert_hash_string_valid(hash_ca + 7));         /* no prefix */
+        assert_false(cert_hash_string_valid(hash_ca + 7)); /* no prefix */
         assert_false(cert_hash_string_valid("sha1:0123456789abcdef0123456789abcdef01234567"));
         char s[100];
         snprintf(s, sizeof s, "%.70s", hash_ca); /* one digit short */
@@ -243,10 +245,10 @@ static void expect_pair_error(const char *cert, const char *key, long long now, 
 static void test_ca_pair_ok(void **state) {
         (void) state;
         const char *pairs[][2] = {
-                { "ca.pem", "ca.key" },           /* PKCS#8 RSA */
-                { "ca.pem", "ca.rsa.key" },       /* PKCS#1 RSA */
-                { "ca-ec.pem", "ca-ec.key" },     /* PKCS#8 EC */
-                { "ca-ec.pem", "ca-ec.sec1.key" } /* SEC1 EC */
+                {"ca.pem", "ca.key"},           /* PKCS#8 RSA */
+                {"ca.pem", "ca.rsa.key"},       /* PKCS#1 RSA */
+                {"ca-ec.pem", "ca-ec.key"},     /* PKCS#8 EC */
+                {"ca-ec.pem", "ca-ec.sec1.key"} /* SEC1 EC */
         };
         for (size_t i = 0; i < ELEMENTSOF(pairs); i++) {
                 _cleanup_free_ char *err = NULL;
@@ -298,7 +300,7 @@ static void test_ca_pair_garbage_key_not_leaked(void **state) {
         assert_non_null(flipped);
         flipped[ks / 2] = flipped[ks / 2] == 'A' ? 'B' : 'A';
 
-        const char *keys[] = { fake, cut, flipped, "not a key at all", "SECRETSECRET" };
+        const char *keys[] = {fake, cut, flipped, "not a key at all", "SECRETSECRET"};
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 _cleanup_free_ char *err = NULL;
                 int r = cert_check_ca_pair(cert, cs, keys[i], strlen(keys[i]), 0, &err);
@@ -361,10 +363,10 @@ static void expect_chain(const char *chain, char *const *pins, const char *ca_fi
 
 static void test_chain_pem(void **state) {
         (void) state;
-        char *pin_ca[] = { hash_ca, NULL };
-        char *pin_other[] = { hash_other, NULL };
-        char *pin_wrong[] = { hash_ca_ec, NULL };
-        char *pin_both[] = { "garbage", hash_ca_ec, hash_ca, NULL };
+        char *pin_ca[] = {hash_ca, NULL};
+        char *pin_other[] = {hash_other, NULL};
+        char *pin_wrong[] = {hash_ca_ec, NULL};
+        char *pin_both[] = {"garbage", hash_ca_ec, hash_ca, NULL};
 
         /* The leaf signed by the pinned CA, the CA sent in the chain. */
         expect_chain("chain.pem", pin_ca, NULL, 0, NULL);
@@ -392,15 +394,15 @@ static void test_chain_pem_uppercase_pin(void **state) {
         snprintf(upper, sizeof upper, "sha256:%s", hash_ca + 7);
         for (char *p = upper + 7; *p; p++)
                 *p = (char) toupper((unsigned char) *p);
-        char *pins[] = { upper, NULL };
+        char *pins[] = {upper, NULL};
         expect_chain("chain.pem", pins, NULL, 0, NULL);
 }
 
 static void test_chain_bad_input(void **state) {
         (void) state;
-        char *no_pins[] = { NULL };
-        char *bad_pins[] = { "sha256:xyz", "md5:00", NULL };
-        char *pin_ca[] = { hash_ca, NULL };
+        char *no_pins[] = {NULL};
+        char *bad_pins[] = {"sha256:xyz", "md5:00", NULL};
+        char *pin_ca[] = {hash_ca, NULL};
         expect_chain("chain.pem", no_pins, NULL, -EINVAL, "no valid pinned CA hash");
         expect_chain("chain.pem", bad_pins, NULL, -EINVAL, "no valid pinned CA hash");
         expect_chain("chain.pem", NULL, NULL, -EINVAL, NULL);
@@ -438,31 +440,31 @@ static void test_chain_der(void **state) {
         _cleanup_free_ char *other = slurp("leaf-other.der", &os);
         size_t ps;
         _cleanup_free_ char *ca_pem = slurp("ca.pem", &ps);
-        char *pin_ca[] = { hash_ca, NULL };
-        char *pin_wrong[] = { hash_other, NULL };
+        char *pin_ca[] = {hash_ca, NULL};
+        char *pin_wrong[] = {hash_other, NULL};
 
-        const unsigned char *good[] = { (unsigned char *) leaf, (unsigned char *) ca };
-        size_t good_sz[] = { ls, cs };
+        const unsigned char *good[] = {(unsigned char *) leaf, (unsigned char *) ca};
+        size_t good_sz[] = {ls, cs};
         _cleanup_free_ char *err = NULL;
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, 2, pin_ca, NULL, 0, &err), 0);
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, 1, pin_ca, ca_pem, ps, &err), 0);
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, 1, pin_ca, NULL, 0, &err), -EPERM);
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, 2, pin_wrong, NULL, 0, &err), -EPERM);
 
-        const unsigned char *bad[] = { (unsigned char *) other, (unsigned char *) ca };
-        size_t bad_sz[] = { os, cs };
+        const unsigned char *bad[] = {(unsigned char *) other, (unsigned char *) ca};
+        size_t bad_sz[] = {os, cs};
         assert_int_equal(cert_chain_check_pins_der(bad, bad_sz, 2, pin_ca, NULL, 0, &err), -EPERM);
         assert_non_null(strstr(err, "not signed by the pinned CA"));
 
         /* Trailing bytes after the DER certificate, truncation, nothing. */
-        size_t trailing[] = { ls + 1, cs };
+        size_t trailing[] = {ls + 1, cs};
         _cleanup_free_ char *leaf_plus = malloc(ls + 1);
         assert_non_null(leaf_plus);
         memcpy(leaf_plus, leaf, ls);
         leaf_plus[ls] = 0;
-        const unsigned char *tr[] = { (unsigned char *) leaf_plus, (unsigned char *) ca };
+        const unsigned char *tr[] = {(unsigned char *) leaf_plus, (unsigned char *) ca};
         assert_int_equal(cert_chain_check_pins_der(tr, trailing, 2, pin_ca, NULL, 0, &err), -EBADMSG);
-        size_t truncated[] = { ls - 10, cs };
+        size_t truncated[] = {ls - 10, cs};
         assert_int_equal(cert_chain_check_pins_der(good, truncated, 2, pin_ca, NULL, 0, &err), -EBADMSG);
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, 0, pin_ca, NULL, 0, &err), -EINVAL);
         assert_int_equal(cert_chain_check_pins_der(good, good_sz, CERT_CHAIN_MAX + 1, pin_ca, NULL, 0, &err),
@@ -473,8 +475,8 @@ static void test_chain_der(void **state) {
  * pin names the key that signed the leaf. */
 static void test_chain_self_signed_pinned(void **state) {
         (void) state;
-        char *pin_ca[] = { hash_ca, NULL };
-        char *pin_other[] = { hash_other, NULL };
+        char *pin_ca[] = {hash_ca, NULL};
+        char *pin_other[] = {hash_other, NULL};
         expect_chain("ca.pem", pin_ca, NULL, 0, NULL);
         expect_chain("ca.pem", pin_other, NULL, -EPERM, "no pinned CA key");
 }

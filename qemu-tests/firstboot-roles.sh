@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Scenarios of the first-boot agent with the kubeadm/kubectl TEST DOUBLE
+# (qemu-tests/doubles/) in the image:
+#   cp        control plane from a NoCloud seed with a pre-provisioned CA
+#   worker    worker whose endpoint is a TLS server on the host's loopback
+#             (QEMU user networking: 10.0.2.2), certificate signed by the CA
+#   wrong-ca  the same with a server certificate from another CA: no join
+#   bad-token metadata with a malformed token: failed state naming the field
+#   power-cut QEMU killed during kubeadm init, booted again: it finishes
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+image=${1:?usage: firstboot-roles.sh IMAGE-WITH-TEST-DOUBLES.raw [ARCH]}
+arch=${2:-$(dpkg --print-architecture)}
+work=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-roles.XXXXXX")
+server_pid=
+cleanup() {
+        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+        rm -rf "$work"
+}
+trap cleanup EXIT
+
+ks_arch_setup "$arch" || exit 1
+ks_detect_accel "$arch"
+
+TOKEN=abcdef.0123456789abcdef
+VERSION=v1.31.1
+
+# ---- PKI made on the host, as `kubeseed plan` will (issue 7) ----------------
+pki=$work/pki
+mkdir -p "$pki"
+mkca() { # name
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$1" \
+                -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign" \
+                -keyout "$pki/$1.key" -out "$pki/$1.crt" 2>/dev/null
+}
+mkserver() { # ca name, output name
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$pki/$2.key" \
+                -out "$pki/$2.csr" 2>/dev/null
+        printf 'subjectAltName=IP:10.0.2.2,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$pki/$2.ext"
+        openssl x509 -req -in "$pki/$2.csr" -CA "$pki/$1.crt" -CAkey "$pki/$1.key" -CAcreateserial \
+                -days 365 -extfile "$pki/$2.ext" -out "$pki/$2.crt" 2>/dev/null
+}
+mkca kubernetes
+mkca impostor
+mkserver kubernetes apiserver
+mkserver impostor impostor-apiserver
+# kubeadm's CA hash, computed independently of kubeseed.
+CA_HASH=sha256:$(openssl x509 -in "$pki/kubernetes.crt" -pubkey -noout |
+        openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)
+
+indent() { sed 's/^/      /' "$1"; }
+
+seed() { # name, role, user-data body after "role:"; writes $work/<name>.seed.img
+        local name=$1
+        mkdir -p "$work/$name"
+        printf 'instance-id: %s-0001\nlocal-hostname: kseed-%s\n' "$name" "$name" >"$work/$name/meta-data"
+        cat >"$work/$name/user-data"
+        ks_make_seed "$work/$name" "$work/$name.seed.img"
+}
+
+disk() { # name: a fresh copy of the image with the double's configuration
+        cp --sparse=always "$image" "$work/$1.raw"
+        printf 'version=%s\n%s' "$VERSION" "${2:-}" >"$work/$1.double.conf"
+        ks_write_file "$work/$1.raw" "$work/$1.double.conf" /etc/kubeseed-test/double.conf
+}
+
+calls() { ks_read_file "$work/$1.raw" /var/log/kubeseed-test/calls.log; }
+state() { ks_read_file "$work/$1.raw" /var/lib/kubeseed/state; }
+console() { cat "$work/$1.console.log"; }
+
+# ---- control plane ------------------------------------------------------------
+seed cp <<EOT
+#cloud-config
+kubeseed:
+  role: control-plane
+  cluster:
+    endpoint: 10.0.2.15:6443
+    token: $TOKEN
+    ca-cert-hash: $CA_HASH
+    ca-cert: |
+$(indent "$pki/kubernetes.crt")
+    ca-key: |
+$(indent "$pki/kubernetes.key")
+    pod-subnet: 10.244.0.0/16
+    kubernetes-version: $VERSION
+EOT
+disk cp
+ks_boot "$work/cp.raw" "$work/cp.seed.img" "$work" cp -nic user,model=virtio-net-pci
+[ -n "${KS_BENCH_FILE:-}" ] && echo "cp_boot_to_agent_seconds=$KS_BOOT_SECONDS" >>"$KS_BENCH_FILE"
+cp_calls=$(calls cp)
+cp_state=$(state cp)
+ks_check "cp: the agent finished ok" grep -aq 'kubeseed-firstboot: finished: ok' "$work/cp.console.log"
+ks_check "cp: kubeadm init ran with the rendered v1beta4 config and the given token" \
+        grep -q "^kubeadm init --config /var/lib/kubeseed/kubeadm.yaml.* | api=kubeadm.k8s.io/v1beta4 node=kseed-cp token=$TOKEN endpoint=10.0.2.15:6443 pod-subnet=10.244.0.0/16" <<<"$cp_calls"
+ks_check "cp: the pre-provisioned CA was used by kubeadm" grep -aq 'Using existing ca certificate authority' "$work/cp.console.log"
+ks_check "cp: the control-plane taint was removed (no workers)" \
+        grep -q '^kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes kseed-cp node-role.kubernetes.io/control-plane-' <<<"$cp_calls"
+ks_check "cp: CA key is 0600" test "$(ks_file_mode "$work/cp.raw" /etc/kubernetes/pki/ca.key)" = 0600
+ks_check "cp: kubeadm config (holds the token) is 0600" test "$(ks_file_mode "$work/cp.raw" /var/lib/kubeseed/kubeadm.yaml)" = 0600
+ks_check "cp: /root/.kube/config written" test -n "$(ks_read_file "$work/cp.raw" /root/.kube/config)"
+ks_check "cp: every step recorded done" bash -c '! grep "^step" <<<"$1" | grep -vq "status=done"' _ "$cp_state"
+ks_check "cp: the token never reached the console" bash -c '! grep -aq "$1" "$2"' _ "$TOKEN" "$work/cp.console.log"
+ks_check "cp: the token is not in the state file" bash -c '! grep -q "$1" <<<"$2"' _ "$TOKEN" "$cp_state"
+
+# ---- worker against a TLS endpoint signed by the CA --------------------------
+start_server() { # server certificate name, CA sent in its chain
+        [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+        local i
+        for i in 1 2 3 4 5; do
+                PORT=$((20000 + RANDOM % 20000))
+                openssl s_server -quiet -accept "127.0.0.1:$PORT" -cert "$pki/$1.crt" -key "$pki/$1.key" \
+                        -cert_chain "$pki/$2.crt" -www >"$work/server.log" 2>&1 &
+                server_pid=$!
+                sleep 1
+                kill -0 "$server_pid" 2>/dev/null && return 0
+        done
+        return 1
+}
+worker_seed() { # name
+        seed "$1" <<EOT
+#cloud-config
+kubeseed:
+  role: worker
+  cluster:
+    endpoint: 10.0.2.2:$PORT
+    token: $TOKEN
+    ca-cert-hash: $CA_HASH
+    kubernetes-version: $VERSION
+EOT
+}
+start_server apiserver kubernetes || ks_log "cannot start the TLS server"
+worker_seed worker
+disk worker
+ks_boot "$work/worker.raw" "$work/worker.seed.img" "$work" worker -nic user,model=virtio-net-pci
+w_calls=$(calls worker)
+ks_check "worker: the agent finished ok" grep -aq 'kubeseed-firstboot: finished: ok' "$work/worker.console.log"
+ks_check "worker: the CA-pinned wait reached the endpoint" grep -q '^step name=wait-api status=done' <<<"$(state worker)"
+ks_check "worker: kubeadm join used the given token and CA hash" \
+        grep -q "^kubeadm join --config /var/lib/kubeseed/kubeadm.yaml | api=kubeadm.k8s.io/v1beta4 node=kseed-worker token=$TOKEN endpoint=10.0.2.2:$PORT ca-cert-hash=$CA_HASH control-plane=no" <<<"$w_calls"
+
+# ---- worker against an impostor ----------------------------------------------
+# The impostor's chain carries its own CA, whose hash is not the pinned one.
+start_server impostor-apiserver impostor || ks_log "cannot start the TLS server"
+worker_seed wrong-ca
+disk wrong-ca
+ks_boot "$work/wrong-ca.raw" "$work/wrong-ca.seed.img" "$work" wrong-ca -nic user,model=virtio-net-pci
+ks_check "wrong-ca: the agent refused and said why" \
+        grep -aq 'kubeseed-firstboot: finished: failed: wait-api: .*not signed by the pinned CA' "$work/wrong-ca.console.log"
+ks_check "wrong-ca: kubeadm join never ran" bash -c '! grep -q "^kubeadm join" <<<"$1"' _ "$(calls wrong-ca)"
+kill "$server_pid" 2>/dev/null
+server_pid=
+
+# ---- bad metadata -------------------------------------------------------------
+seed bad-token <<EOT
+#cloud-config
+kubeseed:
+  role: worker
+  cluster:
+    endpoint: 10.0.2.2:6443
+    token: NOT-A-TOKEN
+    ca-cert-hash: $CA_HASH
+EOT
+disk bad-token
+ks_boot "$work/bad-token.raw" "$work/bad-token.seed.img" "$work" bad-token -nic none
+ks_check "bad-token: failed, naming the field" \
+        grep -aq 'kubeseed-firstboot: finished: failed: metadata: .*kubeseed.cluster.token: expected' "$work/bad-token.console.log"
+ks_check "bad-token: the state file records the failure" \
+        grep -q '^step name=metadata status=failed .*kubeseed.cluster.token' <<<"$(state bad-token)"
+ks_check "bad-token: kubeadm never ran" test -z "$(calls bad-token)"
+
+# ---- power cut during kubeadm init ----------------------------------------------
+cp "$work/cp.seed.img" "$work/power.seed.img"
+disk power 'init-delay=600
+'
+ks_boot_until_then_cut "$work/power.raw" "$work/power.seed.img" "$work" power-1 'init-delay: sleeping' \
+        -nic user,model=virtio-net-pci
+ks_check "power-cut: the first boot was cut inside kubeadm init" \
+        grep -q '^step name=kubeadm-init status=running' <<<"$(state power)"
+printf 'version=%s\n' "$VERSION" >"$work/power.double.conf"
+ks_write_file "$work/power.raw" "$work/power.double.conf" /etc/kubeseed-test/double.conf
+ks_boot "$work/power.raw" "$work/power.seed.img" "$work" power-2 -nic user,model=virtio-net-pci
+p_calls=$(calls power)
+ks_check "power-cut: the second boot finished ok" grep -aq 'kubeseed-firstboot: finished: ok' "$work/power-2.console.log"
+ks_check "power-cut: the half-done init was reset, then init ran again" \
+        bash -c 'grep -E "^kubeadm (init|reset)" <<<"$1" | cut -d" " -f2 | tr "\n" " " | grep -q "^init reset init init $"' _ "$p_calls"
+ks_check "power-cut: steps done before the cut were not run again" \
+        test "$(grep -c 'Step images: running' "$work/power-2.console.log")" -eq 0
+
+if [ "$KS_FAILED" -ne 0 ]; then
+        for n in cp worker wrong-ca bad-token power-2; do
+                ks_log "$n: console tail"
+                grep -a 'kubeseed' "$work/$n.console.log" | tail -n 15 | sed 's/^/    /' >&2
+        done
+        ks_log "calls: $cp_calls / $w_calls / $p_calls"
+fi
+ks_summary
