@@ -140,8 +140,10 @@ static int error_msg(char **ret_error, int r, const char *fmt, ...) {
         if (ret_error) {
                 va_list ap;
                 va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
+                if (vasprintf(ret_error, fmt, ap) < 0) {
+                        *ret_error = NULL;
                         r = -ENOMEM;
+                }
                 va_end(ap);
         }
         return r;
@@ -156,22 +158,25 @@ static int parse_version(const char *version, unsigned *ret_minor, unsigned *ret
                 p++;
         if (!(p = parse_number(p, &major)) || *p++ != '.' || !(p = parse_number(p, &minor)) || *p++ != '.' ||
             !(p = parse_number(p, &patch)) || (*p && *p != '-' && *p != '+')) {
-                return error_msg(ret_error, -EINVAL,
-                                 "Invalid Kubernetes version '%.64s': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)",
-                                 version);
+                return error_msg(
+                        ret_error, -EINVAL,
+                        "Invalid Kubernetes version '%.64s': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)",
+                        version);
         }
         unsigned min_minor, max_minor;
         kubeadm_images_supported(&min_minor, &max_minor);
         if (*p)
-                return error_msg(ret_error, -ENOTSUP,
-                                 "Kubernetes version '%.64s' is a pre-release or custom build: the kubeadm image "
-                                 "table only covers releases (v1.%u.0 to v1.%u.x)",
-                                 version, min_minor, max_minor);
+                return error_msg(
+                        ret_error, -ENOTSUP,
+                        "Kubernetes version '%.64s' is a pre-release or custom build: the kubeadm image "
+                        "table only covers releases (v1.%u.0 to v1.%u.x)",
+                        version, min_minor, max_minor);
         if (major != 1 || minor < min_minor || minor > max_minor)
-                return error_msg(ret_error, -ENOTSUP,
-                                 "Kubernetes v%u.%u.%u is not supported: the kubeadm image table covers v1.%u.0 "
-                                 "to v1.%u.x",
-                                 major, minor, patch, min_minor, max_minor);
+                return error_msg(
+                        ret_error, -ENOTSUP,
+                        "Kubernetes v%u.%u.%u is not supported: the kubeadm image table covers v1.%u.0 "
+                        "to v1.%u.x",
+                        major, minor, patch, min_minor, max_minor);
         *ret_minor = minor;
         *ret_patch = patch;
         return 0;
@@ -188,13 +193,14 @@ static const struct row *find_row(unsigned minor, unsigned patch, bool *ret_beyo
         return found;
 }
 
-static int make_ref(struct imageref *ret, char **ret_error, const char *repo, const char *name, const char *tag) {
+static int make_ref(struct imageref *ret, char **ret_error, const char *repo, const char *name,
+                    const char *tag) {
         char s[IMAGEREF_STRING_MAX + 64];
         const char *error = NULL;
         int n = snprintf(s, sizeof(s), "%s/%s:%s", repo, name, tag);
         if (n < 0 || (size_t) n >= sizeof(s) || imageref_parse(s, ret, &error) < 0)
-                return error_msg(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s' %s", repo,
-                                 repo, name, tag, error ? error : "is too long");
+                return error_msg(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s' %s",
+                                 repo, repo, name, tag, error ? error : "is too long");
         return 0;
 }
 
@@ -227,12 +233,13 @@ int kubeadm_images_for(const char *version, const char *image_repository, struct
                 (void) snprintf(coredns_repo, sizeof(coredns_repo), "%s", repo);
 
         static const enum kubeadm_image kube[] = {KUBEADM_IMAGE_APISERVER, KUBEADM_IMAGE_CONTROLLER_MANAGER,
-                                                   KUBEADM_IMAGE_SCHEDULER, KUBEADM_IMAGE_PROXY};
+                                                  KUBEADM_IMAGE_SCHEDULER, KUBEADM_IMAGE_PROXY};
         for (size_t i = 0; i < ELEMENTSOF(kube); i++)
-                if ((r = make_ref(&images.refs[kube[i]], ret_error, repo, image_names[kube[i]], kube_tag)) < 0)
+                if ((r = make_ref(&images.refs[kube[i]], ret_error, repo, image_names[kube[i]], kube_tag)) <
+                    0)
                         return r;
-        if ((r = make_ref(&images.refs[KUBEADM_IMAGE_COREDNS], ret_error, coredns_repo, "coredns", row->coredns)) <
-                    0 ||
+        if ((r = make_ref(&images.refs[KUBEADM_IMAGE_COREDNS], ret_error, coredns_repo, "coredns",
+                          row->coredns)) < 0 ||
             (r = make_ref(&images.refs[KUBEADM_IMAGE_PAUSE], ret_error, repo, "pause", row->pause)) < 0 ||
             (r = make_ref(&images.refs[KUBEADM_IMAGE_ETCD], ret_error, repo, "etcd", row->etcd)) < 0)
                 return r;

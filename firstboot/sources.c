@@ -371,8 +371,8 @@ int sources_read_nocloud_dir(const char *dir, const char *source, struct metadat
         int r = seed_read_dir(dir, source, &s, &err);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0)
-                return fail(ret_error, r, "%s: %s", source, err ? err : strerror(-r));
+        if (r < 0) /* seed.c's messages name the source already */
+                return fail(ret_error, r, "%s", err ? err : strerror(-r));
         char *src = strdup(source);
         if (!src)
                 return -ENOMEM;
@@ -540,8 +540,8 @@ static int read_nocloud_volume(const struct sources_options *o, struct metadata 
                              &s, &err);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0)
-                return fail(ret_error, r, "%s: %s", source, err ? err : strerror(-r));
+        if (r < 0) /* seed.c's messages name the device already */
+                return fail(ret_error, r, "%s", err ? err : strerror(-r));
         return metadata_from_seed(&s, SOURCE_NOCLOUD, TAKE_PTR(source), ret);
 }
 

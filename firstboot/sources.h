@@ -92,7 +92,8 @@ struct sources_options {
 /* Try the sources in order. Returns 1 and fills *ret (release with
  * metadata_done()) when one was found; 0 when none is present, with a summary
  * of what was looked at in *ret_error ("no metadata: kernel command line: no
- * kubeseed.* or ds=nocloud keys; nocloud: no volume labelled ..."), so the
+ * kubeseed.* keys and no ds=nocloud;s=<url>; nocloud: no vfat or iso9660
+ * volume labelled cidata/CIDATA among 3 block devices; ..."), so the
  * caller can retry (devices appear late) and finally report it; a negative
  * errno with the reason in *ret_error when a present source is broken.
  * ret_error may be NULL. *ret is untouched unless 1 is returned. */

@@ -471,7 +471,8 @@ static int kubeadm_version(struct agent_ctx *c, char **ret_reason) {
         int r = run(c, "kubeadm version", argv, 60, &res, ret_reason);
         if (r < 0)
                 return r;
-        char *v = res.out ? res.out : "";
+        char empty[] = ""; /* no output leaves res.out NULL; never write into a literal */
+        char *v = res.out ? res.out : empty;
         v[strcspn(v, " \t\r\n")] = '\0';
         struct kubeadm_version kv;
         if (kubeadm_parse_version(v, &kv) < 0) {
@@ -638,13 +639,18 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                 _cleanup_strv_free_ char **argv = NULL;
                 if (kubeadm_untaint_argv(admin, c->node_name, *key, &argv) < 0)
                         return -ENOMEM;
+                /* kubectl's words for an absent taint; `nodes "x" not found`
+                 * (the node not registered yet) is a failure to retry. */
+                _cleanup_free_ char *absent_msg = strdupf("taint \"%s\" not found", *key);
+                if (!absent_msg)
+                        return -ENOMEM;
                 /* The API server may still be settling: bounded retries. A
                  * taint that is not there is what we want. */
                 for (unsigned attempt = 1;; attempt++) {
                         struct proc_result res = { 0 };
                         struct proc_opts opts = { .timeout_sec = 60, .stdout_fd = -1 };
                         r = proc_ops->run(argv, &opts, &res);
-                        bool absent = r < 0 && res.err_tail && strstr(res.err_tail, "not found");
+                        bool absent = r < 0 && res.err_tail && strstr(res.err_tail, absent_msg);
                         if (r >= 0 || absent) {
                                 proc_result_done(&res);
                                 break;

@@ -49,7 +49,8 @@ static const struct valid_case valid_cases[] = {
         {"lowercase:Uppercase", "docker.io/library/lowercase:Uppercase"},
         {"sub-dom1.foo.com/bar/baz/quux", "sub-dom1.foo.com/bar/baz/quux:latest"},
         {"sub-dom1.foo.com/bar/baz/quux:some-long-tag", "sub-dom1.foo.com/bar/baz/quux:some-long-tag"},
-        {"b.gcr.io/test.example.com/my-app:test.example.com", "b.gcr.io/test.example.com/my-app:test.example.com"},
+        {"b.gcr.io/test.example.com/my-app:test.example.com",
+         "b.gcr.io/test.example.com/my-app:test.example.com"},
         {"xn--n3h.com/myimage:xn--n3h.com", "xn--n3h.com/myimage:xn--n3h.com"},
         {"foo_bar.com:8080", "docker.io/library/foo_bar.com:8080"},
         {"foo/foo_bar.com:8080", "docker.io/foo/foo_bar.com:8080"},
@@ -143,12 +144,14 @@ static const struct invalid_case invalid_cases[] = {
         {"Uppercase:tag", "repository name must be lowercase"},
         {"test:5000/Uppercase/lowercase:tag", "repository name must be lowercase"},
         {"aa/asdf$$^/aa", "invalid reference format (repository name)"},
-        {"xn--7o8h.com/myimage:xn--7o8h.com@sha512:" F64 F64, "unsupported digest algorithm (only sha256 is accepted)"},
+        {"xn--7o8h.com/myimage:xn--7o8h.com@sha512:" F64 F64,
+         "unsupported digest algorithm (only sha256 is accepted)"},
         {"[2001:db8::1]", "invalid reference format (repository name)"},
         {"[2001:db8::1]:5000", "invalid reference format (repository name)"},
         {"[2001:db8::1]:tag", "invalid reference format (repository name)"},
         {"[fe80::1%eth0]:5000/repo", "invalid reference format (registry host)"},
-        {"[fe80::1%@invalidzone]:5000/repo", "invalid reference format (repository name)"}, /* "@" starts the digest */
+        {"[fe80::1%@invalidzone]:5000/repo",
+         "invalid reference format (repository name)"}, /* "@" starts the digest */
         {"2001:db8::1/repo", "invalid reference format (registry host)"},
         {"[]:5000/repo", "invalid reference format (registry host)"},
         {"https://github.com/docker/docker", "invalid reference format (registry host)"},
@@ -192,10 +195,12 @@ static const struct invalid_case invalid_cases[] = {
         {"img@sha256:" F64 "@sha256:" F64, "invalid reference format"},
         {"img@:" F64, "invalid reference format"},
         {"img@1sha:" F64, "invalid reference format"},
-        {"img@sha256:" "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", /* 62 */
+        {"img@sha256:"
+         "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", /* 62 */
          "invalid checksum digest length (sha256 has 64 hex digits)"},
         {"img@sha256:" F64 "ff", "invalid checksum digest length (sha256 has 64 hex digits)"},
-        {"img@sha256:" "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        {"img@sha256:"
+         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
          "invalid checksum digest format (hex digits must be lowercase)"},
         {"img@SHA256:" F64, "unsupported digest algorithm (only sha256 is accepted)"},
         {"img@sha512:" F64 F64, "unsupported digest algorithm (only sha256 is accepted)"},
@@ -376,8 +381,8 @@ static void test_equal(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_valid),        cmocka_unit_test(test_invalid),
-                cmocka_unit_test(test_lengths),      cmocka_unit_test(test_fields),
+                cmocka_unit_test(test_valid),           cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_lengths),         cmocka_unit_test(test_fields),
                 cmocka_unit_test(test_format_variants), cmocka_unit_test(test_equal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,8 +16,8 @@
 /* Expected lists: `kubeadm config images list --kubernetes-version <v>` of
  * that release's kubeadm (in kubeadm's order), written out by hand. */
 
-static void expect_list(const char *version, const char *repository, const char *const expected[KUBEADM_IMAGE_MAX],
-                        bool beyond) {
+static void expect_list(const char *version, const char *repository,
+                        const char *const expected[KUBEADM_IMAGE_MAX], bool beyond) {
         struct kubeadm_images images;
         _cleanup_free_ char *error = NULL;
         int r = kubeadm_images_for(version, repository, &images, &error);
@@ -52,9 +52,9 @@ static void test_v1_20_2(void **state) {
 static void test_v1_21_14(void **state) {
         (void) state;
         static const char *const want[] = {
-                "k8s.gcr.io/kube-apiserver:v1.21.14",      "k8s.gcr.io/kube-controller-manager:v1.21.14",
-                "k8s.gcr.io/kube-scheduler:v1.21.14",      "k8s.gcr.io/kube-proxy:v1.21.14",
-                "k8s.gcr.io/coredns/coredns:v1.8.0",       "k8s.gcr.io/pause:3.4.1",
+                "k8s.gcr.io/kube-apiserver:v1.21.14", "k8s.gcr.io/kube-controller-manager:v1.21.14",
+                "k8s.gcr.io/kube-scheduler:v1.21.14", "k8s.gcr.io/kube-proxy:v1.21.14",
+                "k8s.gcr.io/coredns/coredns:v1.8.0",  "k8s.gcr.io/pause:3.4.1",
                 "k8s.gcr.io/etcd:3.4.13-0",
         };
         expect_list("v1.21.14", NULL, want, false);
@@ -81,16 +81,16 @@ static void test_v1_24_registry_switch(void **state) {
 static void test_v1_31(void **state) {
         (void) state;
         static const char *const want1[] = {
-                "registry.k8s.io/kube-apiserver:v1.31.1", "registry.k8s.io/kube-controller-manager:v1.31.1",
-                "registry.k8s.io/kube-scheduler:v1.31.1", "registry.k8s.io/kube-proxy:v1.31.1",
+                "registry.k8s.io/kube-apiserver:v1.31.1",  "registry.k8s.io/kube-controller-manager:v1.31.1",
+                "registry.k8s.io/kube-scheduler:v1.31.1",  "registry.k8s.io/kube-proxy:v1.31.1",
                 "registry.k8s.io/coredns/coredns:v1.11.3", "registry.k8s.io/pause:3.10",
                 "registry.k8s.io/etcd:3.5.15-0",
         };
         expect_list("v1.31.1", NULL, want1, false);
         /* v1.31.0 still had CoreDNS v1.11.1 */
         static const char *const want0[] = {
-                "registry.k8s.io/kube-apiserver:v1.31.0", "registry.k8s.io/kube-controller-manager:v1.31.0",
-                "registry.k8s.io/kube-scheduler:v1.31.0", "registry.k8s.io/kube-proxy:v1.31.0",
+                "registry.k8s.io/kube-apiserver:v1.31.0",  "registry.k8s.io/kube-controller-manager:v1.31.0",
+                "registry.k8s.io/kube-scheduler:v1.31.0",  "registry.k8s.io/kube-proxy:v1.31.0",
                 "registry.k8s.io/coredns/coredns:v1.11.1", "registry.k8s.io/pause:3.10",
                 "registry.k8s.io/etcd:3.5.15-0",
         };
@@ -100,8 +100,8 @@ static void test_v1_31(void **state) {
 static void test_v1_33_0(void **state) {
         (void) state;
         static const char *const want[] = {
-                "registry.k8s.io/kube-apiserver:v1.33.0", "registry.k8s.io/kube-controller-manager:v1.33.0",
-                "registry.k8s.io/kube-scheduler:v1.33.0", "registry.k8s.io/kube-proxy:v1.33.0",
+                "registry.k8s.io/kube-apiserver:v1.33.0",  "registry.k8s.io/kube-controller-manager:v1.33.0",
+                "registry.k8s.io/kube-scheduler:v1.33.0",  "registry.k8s.io/kube-proxy:v1.33.0",
                 "registry.k8s.io/coredns/coredns:v1.12.0", "registry.k8s.io/pause:3.10",
                 "registry.k8s.io/etcd:3.5.21-0",
         };
@@ -124,8 +124,8 @@ static void test_repository_override(void **state) {
 
         /* naming the default explicitly is the default */
         static const char *const want_default[] = {
-                "registry.k8s.io/kube-apiserver:v1.31.1", "registry.k8s.io/kube-controller-manager:v1.31.1",
-                "registry.k8s.io/kube-scheduler:v1.31.1", "registry.k8s.io/kube-proxy:v1.31.1",
+                "registry.k8s.io/kube-apiserver:v1.31.1",  "registry.k8s.io/kube-controller-manager:v1.31.1",
+                "registry.k8s.io/kube-scheduler:v1.31.1",  "registry.k8s.io/kube-proxy:v1.31.1",
                 "registry.k8s.io/coredns/coredns:v1.11.3", "registry.k8s.io/pause:3.10",
                 "registry.k8s.io/etcd:3.5.15-0",
         };
@@ -149,7 +149,7 @@ static void test_repository_override(void **state) {
         /* malformed repositories */
         static const char *const bad[] = {
                 "registry.example/k8s:v1", "registry.example/k8s@sha256:abc", "registry.example/K8s",
-                "registry.example/",       "https://registry.example",       "two words",
+                "registry.example/",       "https://registry.example",        "two words",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *error = NULL;
@@ -231,8 +231,8 @@ static void test_row_boundaries(void **state) {
                 const struct imageref *etcd = &images.refs[KUBEADM_IMAGE_ETCD];
                 const struct imageref *dns = &images.refs[KUBEADM_IMAGE_COREDNS];
                 const struct imageref *pause = &images.refs[KUBEADM_IMAGE_PAUSE];
-                if (!streq(etcd->tag, p->etcd) || !streq(dns->tag, p->coredns) || !streq(pause->tag, p->pause) ||
-                    !streq(etcd->registry, p->registry))
+                if (!streq(etcd->tag, p->etcd) || !streq(dns->tag, p->coredns) ||
+                    !streq(pause->tag, p->pause) || !streq(etcd->registry, p->registry))
                         print_error("%s: got %s etcd %s coredns %s pause %s\n", p->version, etcd->registry,
                                     etcd->tag, dns->tag, pause->tag);
                 assert_string_equal(etcd->tag, p->etcd);
@@ -240,7 +240,8 @@ static void test_row_boundaries(void **state) {
                 assert_string_equal(pause->tag, p->pause);
                 for (size_t j = 0; j < KUBEADM_IMAGE_MAX; j++)
                         assert_string_equal(images.refs[j].registry, p->registry);
-                assert_string_equal(dns->repository, streq(p->coredns, "1.7.0") ? "coredns" : "coredns/coredns");
+                assert_string_equal(dns->repository,
+                                    streq(p->coredns, "1.7.0") ? "coredns" : "coredns/coredns");
                 assert_string_equal(images.refs[KUBEADM_IMAGE_APISERVER].tag, p->version);
                 assert_string_equal(images.refs[KUBEADM_IMAGE_PROXY].repository, "kube-proxy");
         }
@@ -293,10 +294,12 @@ static void test_bad_versions(void **state) {
                 {"v2.0.0", -ENOTSUP,
                  "Kubernetes v2.0.0 is not supported: the kubeadm image table covers v1.20.0 to v1.36.x"},
                 {"v1.31.0-rc.1", -ENOTSUP,
-                 "Kubernetes version 'v1.31.0-rc.1' is a pre-release or custom build: the kubeadm image table "
+                 "Kubernetes version 'v1.31.0-rc.1' is a pre-release or custom build: the kubeadm image "
+                 "table "
                  "only covers releases (v1.20.0 to v1.36.x)"},
                 {"v1.31.1+k3s1", -ENOTSUP,
-                 "Kubernetes version 'v1.31.1+k3s1' is a pre-release or custom build: the kubeadm image table "
+                 "Kubernetes version 'v1.31.1+k3s1' is a pre-release or custom build: the kubeadm image "
+                 "table "
                  "only covers releases (v1.20.0 to v1.36.x)"},
                 {"v1.31", -EINVAL,
                  "Invalid Kubernetes version 'v1.31': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)"},
@@ -318,7 +321,8 @@ static void test_bad_versions(void **state) {
                 {"v1.99999.1", -EINVAL,
                  "Invalid Kubernetes version 'v1.99999.1': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)"},
                 {"v1.31.4294967297", -EINVAL,
-                 "Invalid Kubernetes version 'v1.31.4294967297': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)"},
+                 "Invalid Kubernetes version 'v1.31.4294967297': expected vMAJOR.MINOR.PATCH (e.g. "
+                 "v1.31.1)"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct kubeadm_images images;
@@ -357,7 +361,8 @@ static void test_every_patch(void **state) {
                                         assert_false(imageref_equal(&images.refs[a], &images.refs[b]));
                         }
                 }
-        assert_string_equal(kubeadm_image_to_string(KUBEADM_IMAGE_CONTROLLER_MANAGER), "kube-controller-manager");
+        assert_string_equal(kubeadm_image_to_string(KUBEADM_IMAGE_CONTROLLER_MANAGER),
+                            "kube-controller-manager");
         assert_null(kubeadm_image_to_string(KUBEADM_IMAGE_MAX));
 }
 

@@ -16,12 +16,12 @@
 /* The plans, spelled out: a change of order or of a step is a change of the
  * agent's behaviour (and of every state file written before it). */
 static const char *const control_plane[] = {
-        STEP_METADATA, STEP_REPORT, STEP_HOSTNAME, STEP_IMAGES, STEP_CA, STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT,
-        STEP_KUBECONFIG, STEP_UNTAINT, NULL,
+        STEP_METADATA,       STEP_REPORT,       STEP_HOSTNAME,   STEP_IMAGES,  STEP_CA,
+        STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT, NULL,
 };
 static const char *const joiner[] = {
-        STEP_METADATA,       STEP_REPORT,       STEP_HOSTNAME, STEP_IMAGES, STEP_WAIT_API,
-        STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, NULL,
+        STEP_METADATA, STEP_REPORT,         STEP_HOSTNAME,     STEP_IMAGES,
+        STEP_WAIT_API, STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, NULL,
 };
 
 static void assert_plan(const char *const *got, const char *const *want) {
@@ -74,9 +74,9 @@ static void test_plan_for_role(void **unused) {
 static void test_step_always(void **unused) {
         (void) unused;
         assert_true(plan_step_always(STEP_METADATA));
-        const char *others[] = {STEP_REPORT,       STEP_HOSTNAME,   STEP_IMAGES,   STEP_CA,
+        const char *others[] = {STEP_REPORT,         STEP_HOSTNAME,     STEP_IMAGES,     STEP_CA,
                                 STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT,
-                                STEP_WAIT_API,     STEP_KUBEADM_JOIN, "seed",      ""};
+                                STEP_WAIT_API,       STEP_KUBEADM_JOIN, "seed",          ""};
         for (size_t i = 0; i < ELEMENTSOF(others); i++)
                 if (plan_step_always(others[i]))
                         fail_msg("step '%s' runs on every boot", others[i]);
@@ -203,7 +203,8 @@ static void test_next_every_position(void **unused) {
                                         size_t i = 99;
                                         enum plan_decision d = plan_next(plan, s, &i);
                                         if (d != cases[k].want || i != pos)
-                                                fail_msg("role %d, step %s, status %d, pending %d: decision %d "
+                                                fail_msg("role %d, step %s, status %d, pending %d: decision "
+                                                         "%d "
                                                          "at %zu, expected %d at %zu",
                                                          r, plan[pos], cases[k].status, pending, d, i,
                                                          cases[k].want, pos);
@@ -292,14 +293,10 @@ static void test_foreign_step(void **unused) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plan_for_role),
-                cmocka_unit_test(test_step_always),
-                cmocka_unit_test(test_next_no_state),
-                cmocka_unit_test(test_next_metadata_skipped),
-                cmocka_unit_test(test_next_all_done),
-                cmocka_unit_test(test_next_every_position),
-                cmocka_unit_test(test_next_gap),
-                cmocka_unit_test(test_foreign_step),
+                cmocka_unit_test(test_plan_for_role), cmocka_unit_test(test_step_always),
+                cmocka_unit_test(test_next_no_state), cmocka_unit_test(test_next_metadata_skipped),
+                cmocka_unit_test(test_next_all_done), cmocka_unit_test(test_next_every_position),
+                cmocka_unit_test(test_next_gap),      cmocka_unit_test(test_foreign_step),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -568,9 +568,7 @@ static void test_broken_stops(void **state) {
         struct metadata m = {};
         char *err = NULL;
         assert_int_equal(sources_find(&o, &m, &err), -EBADMSG);
-        assert_string_equal(
-                err, "nocloud /dev/vdb: meta-data on /dev/vdb (iso9660, label CIDATA): instance-id is "
-                     "missing");
+        assert_string_equal(err, "meta-data on /dev/vdb (iso9660, label CIDATA): instance-id is missing");
         assert_int_equal(sys.mounts, 1);
         assert_int_equal(sys.umounts, 1);
         assert_int_equal(fake.calls, 0);
