@@ -199,8 +199,8 @@ static int make_ref(struct imageref *ret, char **ret_error, const char *repo, co
         const char *error = NULL;
         int n = snprintf(s, sizeof(s), "%s/%s:%s", repo, name, tag);
         if (n < 0 || (size_t) n >= sizeof(s) || imageref_parse(s, ret, &error) < 0)
-                return error_msg(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s' %s",
-                                 repo, repo, name, tag, error ? error : "is too long");
+                return error_msg(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s': %s",
+                                 repo, repo, name, tag, error ? error : "too long");
         return 0;
 }
 

@@ -355,8 +355,12 @@ static int walk_object(struct walk *w, const struct ynode *obj) {
         if ((kn && kn->kind != YNODE_SCALAR) || (an && an->kind != YNODE_SCALAR))
                 return walk_error(w, obj, -EBADMSG, "kind and apiVersion must be strings");
         const char *kind = kn ? kn->value : "", *api_version = an ? an->value : "";
+        /* "apps/v1" -> "apps"; "v1" -> the core group ""; a bare
+         * "example.com" (no version) is a group of its own */
         const char *slash = strchr(api_version, '/');
-        size_t group_len = slash ? (size_t) (slash - api_version) : 0;
+        size_t group_len = slash                      ? (size_t) (slash - api_version)
+                           : strchr(api_version, '.') ? strlen(api_version)
+                                                      : 0;
 
         const struct ynode *meta = ynode_get(obj, "metadata");
         const char *name = ynode_get_str(meta, "name");

@@ -236,19 +236,19 @@ static int write_done_marker(const char *root, uint64_t now) {
 /* A new instance-id (the disk was moved to another machine, or the operator
  * asked for a fresh start) means a new instance, as cloud-init treats it:
  * the old state is kept aside and the plan starts again. */
-static int check_instance(struct agent_ctx *c, struct state **s, char **ret_reason) {
+static int check_instance(struct agent_ctx *c, struct state **s, const char *previous, char **ret_reason) {
         int r = sources_instance_changed(c->o->root, c->cfg.instance_id);
         if (r == 1) {
                 log_warning("New instance: the instance-id is now %s; starting from a fresh state (the previous one "
                             "is kept as %s.previous)",
                             c->cfg.instance_id, STATE_PATH);
+                /* The state as it was before this boot touched it. */
                 _cleanup_free_ char *path = path_join_root(c->o->root, STATE_PATH);
                 _cleanup_free_ char *prev = strdupf("%s.previous", path ? path : "");
                 if (!path || !prev)
                         return -ENOMEM;
-                if (rename(path, prev) < 0 && errno != ENOENT) {
-                        r = negative_errno();
-                        *ret_reason = strdupf("cannot move the old state aside: %s", strerror(-r));
+                if (previous && (r = write_file_atomic(prev, previous, strlen(previous), 0644)) < 0) {
+                        *ret_reason = strdupf("cannot keep the old state aside: %s", strerror(-r));
                         return r;
                 }
                 struct state *fresh = state_new();
@@ -303,6 +303,10 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         }
         if (r == 0)
                 log_info("No state file, starting fresh");
+        /* Kept to be set aside if this turns out to be a new instance. */
+        _cleanup_free_ char *previous = NULL;
+        if (r > 0 && state_serialize(s, &previous, NULL) < 0)
+                return -ENOMEM;
         c->state = s;
 
         /* The metadata is read and validated on every boot, before anything
@@ -311,7 +315,7 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         r = run_step(c, s, STEP_METADATA, ret_reason);
         if (r < 0)
                 return r;
-        r = check_instance(c, &s, ret_reason);
+        r = check_instance(c, &s, previous, ret_reason);
         if (r < 0)
                 return r;
         c->state = s;
@@ -319,9 +323,16 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         const char *const *plan = plan_for_role(c->cfg.role);
         const char *foreign = plan_foreign_step(plan, s);
         if (foreign) {
-                *ret_reason = strdupf("the state file records step '%s', which a %s does not run: the node's role "
-                                      "changed since its first boot (reset the node to change its role)",
-                                      foreign, node_role_to_string(c->cfg.role));
+                _cleanup_free_ char *why = strdupf("the state file records step '%s', which a %s does not run: "
+                                                   "the node's role changed since its first boot (reset the node "
+                                                   "to change its role)",
+                                                   foreign, node_role_to_string(c->cfg.role));
+                if (!why)
+                        return -ENOMEM;
+                /* Recorded, so that `status` shows it too. */
+                if (state_step_failed(s, STEP_METADATA, c->now(), why) >= 0)
+                        (void) state_save(o->root, s);
+                *ret_reason = strdupf("%s: %s", STEP_METADATA, why);
                 return -EEXIST;
         }
         for (size_t i = 0; plan[i]; i++)

@@ -538,8 +538,8 @@ static int step_kubeadm_config(struct agent_ctx *c, char **ret_detail, char **re
                 *ret_reason = err ? TAKE_PTR(err) : strdupf("cannot render the kubeadm configuration: %s", strerror(-r));
                 return r;
         }
-        /* It holds the token (and certificate key): 0600 in a 0700 directory,
-         * outside /etc/kubernetes so that kubeadm reset keeps it. */
+        /* It holds the token (and certificate key): 0600, and outside
+         * /etc/kubernetes so that kubeadm reset keeps it. */
         r = put_file(c, KUBEADM_CONFIG_PATH, text, size, 0600, 0700, ret_reason);
         explicit_bzero(text, size);
         if (r < 0)

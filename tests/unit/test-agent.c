@@ -951,7 +951,7 @@ static void test_role_changed(void **state) {
         const char *none[] = {NULL};
         assert_calls(none);
         assert_last_line(e,
-                         "kubeseed-firstboot: finished: failed: the state file records step 'wait-api', "
+                         "kubeseed-firstboot: finished: failed: metadata: the state file records step 'wait-api', "
                          "which a control-plane does not run: the node's role changed since its first boot "
                          "(reset the node to change its role)");
         /* The worker's record is kept as it was. */
@@ -959,6 +959,9 @@ static void test_role_changed(void **state) {
         assert_int_equal(step_of(s, STEP_KUBEADM_JOIN)->status, STEP_DONE);
         assert_null(state_find(s, STEP_KUBEADM_INIT));
         assert_false(exists_rel(e, CA_KEY_PATH));
+        /* ... and the refusal is recorded, so `status` shows it. */
+        assert_int_equal(step_of(s, STEP_METADATA)->status, STEP_FAILED);
+        assert_non_null(strstr(step_of(s, STEP_METADATA)->reason, "role changed"));
 }
 
 static void test_instance_id_changed(void **state) {
@@ -998,6 +1001,8 @@ static void test_instance_id_changed(void **state) {
         assert_int_equal(step_of(p, STEP_KUBEADM_JOIN)->status, STEP_DONE);
         assert_int_equal(step_of(p, STEP_HOSTNAME)->start, NOW);
         assert_string_equal(step_of(p, STEP_HOSTNAME)->detail, "worker-1");
+        /* Exactly as it was before this boot: instance A's metadata record. */
+        assert_non_null(strstr(step_of(p, STEP_METADATA)->detail, "instance-id iid-a"));
         assert_last_line(e, "kubeseed-firstboot: finished: ok");
 }
 

@@ -151,6 +151,11 @@ static void test_repository_override(void **state) {
                 "registry.example/k8s:v1", "registry.example/k8s@sha256:abc", "registry.example/K8s",
                 "registry.example/",       "https://registry.example",        "two words",
         };
+        _cleanup_free_ char *msg = NULL;
+        assert_int_equal(kubeadm_images_for("v1.31.1", "registry.example/K8s", &images, &msg), -EINVAL);
+        assert_string_equal(
+                msg, "Invalid image repository 'registry.example/K8s': "
+                     "'registry.example/K8s/kube-apiserver:v1.31.1': repository name must be lowercase");
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *error = NULL;
                 memset(&images, 0x5a, sizeof(images));

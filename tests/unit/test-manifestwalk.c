@@ -193,12 +193,23 @@ static void test_nulls_and_empty(void **state) {
         /* an object without kind is searched generically */
         const char *nokind = "spec:\n  containers: [{name: a, image: alpine}]\n";
         assert_int_equal(manifest_collect_images("m.yaml", nokind, strlen(nokind), &list, NULL), 1);
+        /* a kind named like a built-in one in another API group is searched:
+         * with a version, and without one */
+        const char *knative =
+                "apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n"
+                "      containers: [{name: a, image: example.com/kn:1}]\n"
+                "---\napiVersion: serving.knative.dev\nkind: Service\nspec:\n  template:\n"
+                "    spec:\n      containers: [{name: a, image: example.com/kn:2}]\n"
+                "---\napiVersion: v1\nkind: Service\nspec:\n  template:\n    spec:\n"
+                "      containers: [{name: a, image: example.com/core-service-is-no-pod:1}]\n";
+        assert_int_equal(manifest_collect_images("m.yaml", knative, strlen(knative), &list, NULL), 2);
+        assert_int_equal(list.n_items, 3);
         /* empty optional lists */
         const char *pod =
                 "apiVersion: v1\nkind: Pod\nspec:\n  initContainers:\n  containers: [{name: a, image: "
                 "alpine}]\n  ephemeralContainers: []\n";
         assert_int_equal(manifest_collect_images("m.yaml", pod, strlen(pod), &list, NULL), 0);
-        assert_int_equal(list.n_items, 1);
+        assert_int_equal(list.n_items, 3);
 }
 
 static void test_merge_and_extra(void **state) {
