@@ -103,6 +103,16 @@ ks_check "cp: /root/.kube/config written" test -n "$(ks_read_file "$work/cp.raw"
 ks_check "cp: every step recorded done" bash -c '! grep "^step" <<<"$1" | grep -vq "status=done"' _ "$cp_state"
 ks_check "cp: the token never reached the console" bash -c '! grep -aq "$1" "$2"' _ "$TOKEN" "$work/cp.console.log"
 ks_check "cp: the token is not in the state file" bash -c '! grep -q "$1" <<<"$2"' _ "$TOKEN" "$cp_state"
+if [ -n "${KS_BENCH_FILE:-}" ]; then
+        usage=$(ks_read_file "$work/cp.raw" /var/lib/kubeseed/usage)
+        echo "agent_cpu_ms=$(sed -n 's/^cpu_ms=//p' <<<"$usage")" >>"$KS_BENCH_FILE"
+        echo "agent_max_rss_kib=$(sed -n 's/^max_rss_kib=//p' <<<"$usage")" >>"$KS_BENCH_FILE"
+fi
+# KS_ONLY=cp: the control-plane scenario alone (make bench).
+if [ "${KS_ONLY:-}" = cp ]; then
+        ks_summary
+        exit
+fi
 
 # ---- worker against a TLS endpoint signed by the CA --------------------------
 start_server() { # server certificate name, CA sent in its chain
