@@ -410,8 +410,9 @@ int agent_run(const struct agent_options *o) {
         if (r < 0 && !reason)
                 reason = strdup(strerror(-r));
         /* The reason is logged once, in this line (stderr, so the journal, and the console). */
-        print_finished(console_fd, r < 0 ? (reason ? reason : "out of memory") : NULL);
+        /* Measured before the last line, which must stay the last. */
         record_usage(&c);
+        print_finished(console_fd, r < 0 ? (reason ? reason : "out of memory") : NULL);
         if (r >= 0)
                 apply_power_state(&c);
 

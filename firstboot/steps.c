@@ -566,51 +566,44 @@ static unsigned kubeadm_timeout(const struct agent_ctx *c) {
         return c->o->kubeadm_timeout_sec ? c->o->kubeadm_timeout_sec : 1800;
 }
 
-static int step_kubeadm_init(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
+/* kubeadm init (control plane) or join (the others). A previous attempt
+ * that did not finish, or the files kubeadm's preflight refuses (the API
+ * server manifest before init, kubelet.conf before join), mean a reset
+ * first. */
+static int run_kubeadm(struct agent_ctx *c, bool init, char **ret_detail, char **ret_reason) {
         struct kubeadm_config kc;
         struct kubeadm_taint taints[NODECONFIG_LIST_MAX];
         int r = kubeadm_config_for(c, &kc, taints, ret_reason);
         if (r < 0)
                 return r;
-        if (c->resuming || exists_in_root(c, APISERVER_MANIFEST)) {
+        if (c->resuming || exists_in_root(c, init ? APISERVER_MANIFEST : KUBELET_CONF)) {
                 r = kubeadm_reset(c, &kc, ret_reason);
                 if (r < 0)
                         return r;
                 /* reset removed /etc/kubernetes/pki. */
-                if (c->cfg.ca_cert && (r = place_ca(c, ret_reason)) < 0)
+                if (init && c->cfg.ca_cert && (r = place_ca(c, ret_reason)) < 0)
                         return r;
         }
         _cleanup_strv_free_ char **argv = NULL;
-        if (kubeadm_init_argv(&kc, KUBEADM_CONFIG_PATH, &argv) < 0)
+        r = init ? kubeadm_init_argv(&kc, KUBEADM_CONFIG_PATH, &argv) : kubeadm_join_argv(&kc, KUBEADM_CONFIG_PATH, &argv);
+        if (r < 0)
                 return -ENOMEM;
-        r = run(c, "kubeadm init", argv, kubeadm_timeout(c), NULL, ret_reason);
+        const char *what = init ? "kubeadm init" : kc.control_plane ? "kubeadm join (control plane)" : "kubeadm join";
+        r = run(c, what, argv, kubeadm_timeout(c), NULL, ret_reason);
         if (r < 0)
                 return r;
-        *ret_detail = strdupf("control plane %s initialised (Kubernetes %s)", c->node_name, kc.kubernetes_version);
+        *ret_detail = init ? strdupf("control plane %s initialised (Kubernetes %s)", c->node_name, kc.kubernetes_version)
+                           : strdupf("%s joined %s%s", c->node_name, c->cfg.endpoint,
+                                     kc.control_plane ? " as a control plane" : "");
         return *ret_detail ? 0 : -ENOMEM;
 }
 
+static int step_kubeadm_init(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
+        return run_kubeadm(c, true, ret_detail, ret_reason);
+}
+
 static int step_kubeadm_join(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        struct kubeadm_config kc;
-        struct kubeadm_taint taints[NODECONFIG_LIST_MAX];
-        int r = kubeadm_config_for(c, &kc, taints, ret_reason);
-        if (r < 0)
-                return r;
-        if (c->resuming || exists_in_root(c, KUBELET_CONF)) {
-                r = kubeadm_reset(c, &kc, ret_reason);
-                if (r < 0)
-                        return r;
-        }
-        _cleanup_strv_free_ char **argv = NULL;
-        if (kubeadm_join_argv(&kc, KUBEADM_CONFIG_PATH, &argv) < 0)
-                return -ENOMEM;
-        r = run(c, kc.control_plane ? "kubeadm join (control plane)" : "kubeadm join", argv, kubeadm_timeout(c), NULL,
-                ret_reason);
-        if (r < 0)
-                return r;
-        *ret_detail = strdupf("%s joined %s%s", c->node_name, c->cfg.endpoint,
-                              kc.control_plane ? " as a control plane" : "");
-        return *ret_detail ? 0 : -ENOMEM;
+        return run_kubeadm(c, false, ret_detail, ret_reason);
 }
 
 static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
@@ -626,7 +619,6 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                 return r;
         const char *version = c->cfg.kubernetes_version ? c->cfg.kubernetes_version : c->kubeadm_version;
         const char *const *keys = NULL;
-        _cleanup_free_ char *err = NULL;
         r = kubeadm_taint_keys(version, &keys);
         if (r < 0) {
                 *ret_reason = strdupf("no taint keys known for Kubernetes %s", version);
