@@ -3,12 +3,12 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "macro.h"
+#include "strv.h"
 
 #define REGISTRY_GCR "k8s.gcr.io"
 #define REGISTRY_K8S "registry.k8s.io"
@@ -135,30 +135,16 @@ static const char *parse_number(const char *s, unsigned *ret) {
         return s + n;
 }
 
-static int error_msg(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int error_msg(char **ret_error, int r, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0) {
-                        *ret_error = NULL;
-                        r = -ENOMEM;
-                }
-                va_end(ap);
-        }
-        return r;
-}
-
 static int parse_version(const char *version, unsigned *ret_minor, unsigned *ret_patch, char **ret_error) {
         const char *p = version;
         unsigned major = 0, minor = 0, patch = 0;
         if (!p)
-                return error_msg(ret_error, -EINVAL, "No Kubernetes version given");
+                return set_error(ret_error, -EINVAL, "No Kubernetes version given");
         if (*p == 'v')
                 p++;
         if (!(p = parse_number(p, &major)) || *p++ != '.' || !(p = parse_number(p, &minor)) || *p++ != '.' ||
             !(p = parse_number(p, &patch)) || (*p && *p != '-' && *p != '+')) {
-                return error_msg(
+                return set_error(
                         ret_error, -EINVAL,
                         "Invalid Kubernetes version '%.64s': expected vMAJOR.MINOR.PATCH (e.g. v1.31.1)",
                         version);
@@ -166,13 +152,13 @@ static int parse_version(const char *version, unsigned *ret_minor, unsigned *ret
         unsigned min_minor, max_minor;
         kubeadm_images_supported(&min_minor, &max_minor);
         if (*p)
-                return error_msg(
+                return set_error(
                         ret_error, -ENOTSUP,
                         "Kubernetes version '%.64s' is a pre-release or custom build: the kubeadm image "
                         "table only covers releases (v1.%u.0 to v1.%u.x)",
                         version, min_minor, max_minor);
         if (major != 1 || minor < min_minor || minor > max_minor)
-                return error_msg(
+                return set_error(
                         ret_error, -ENOTSUP,
                         "Kubernetes v%u.%u.%u is not supported: the kubeadm image table covers v1.%u.0 "
                         "to v1.%u.x",
@@ -199,7 +185,7 @@ static int make_ref(struct imageref *ret, char **ret_error, const char *repo, co
         const char *error = NULL;
         int n = snprintf(s, sizeof(s), "%s/%s:%s", repo, name, tag);
         if (n < 0 || (size_t) n >= sizeof(s) || imageref_parse(s, ret, &error) < 0)
-                return error_msg(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s': %s",
+                return set_error(ret_error, -EINVAL, "Invalid image repository '%.300s': '%.300s/%s:%s': %s",
                                  repo, repo, name, tag, error ? error : "too long");
         return 0;
 }

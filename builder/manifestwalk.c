@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "strv.h"
 
 const struct yaml_limits manifest_limits = {
         .max_input = 16u << 20,
@@ -74,25 +75,11 @@ int image_list_add_ref(struct image_list *list, const struct imageref *ref, cons
         return add_owned(list, ref, o);
 }
 
-static int error_msg(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int error_msg(char **ret_error, int r, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0) {
-                        *ret_error = NULL;
-                        r = -ENOMEM;
-                }
-                va_end(ap);
-        }
-        return r;
-}
-
 static int parse_ref(const char *image, const char *where, struct imageref *ret, char **ret_error) {
         const char *reason = NULL;
         if (imageref_parse(image, ret, &reason) < 0) {
                 _cleanup_free_ char *p = ystr_printable(image, 200);
-                return error_msg(ret_error, -EINVAL, "%s: invalid image reference '%s': %s", where,
+                return set_error(ret_error, -EINVAL, "%s: invalid image reference '%s': %s", where,
                                  p ? p : "?", reason);
         }
         return 0;
@@ -130,7 +117,7 @@ int image_list_add_extra(struct image_list *list, char *const *extra, const char
                 char *origin = NULL;
                 if (asprintf(&origin, "%s: images.extra[%zu]", profile_path ? profile_path : "profile", i) <
                     0)
-                        return error_msg(ret_error, -ENOMEM, "Out of memory");
+                        return set_error(ret_error, -ENOMEM, "Out of memory");
                 struct imageref ref;
                 int r = parse_ref(extra[i], origin, &ref, ret_error);
                 if (r < 0) {
@@ -138,11 +125,11 @@ int image_list_add_extra(struct image_list *list, char *const *extra, const char
                         return r;
                 }
                 if (add_owned(&found, &ref, origin) < 0)
-                        return error_msg(ret_error, -ENOMEM, "Out of memory");
+                        return set_error(ret_error, -ENOMEM, "Out of memory");
         }
         int r = merge(list, &found);
         if (r < 0)
-                return error_msg(ret_error, r, "Out of memory");
+                return set_error(ret_error, r, "Out of memory");
         return r;
 }
 
@@ -158,13 +145,11 @@ struct walk {
 static int walk_error(struct walk *w, const struct ynode *n, int r, const char *fmt, ...) _printf_(4, 5);
 static int walk_error(struct walk *w, const struct ynode *n, int r, const char *fmt, ...) {
         if (w->ret_error) {
-                _cleanup_free_ char *msg = NULL;
                 va_list ap;
                 va_start(ap, fmt);
-                int k = vasprintf(&msg, fmt, ap);
+                _cleanup_free_ char *msg = vstrdupf(fmt, ap);
                 va_end(ap);
-                if (k < 0) {
-                        msg = NULL;
+                if (!msg) {
                         *w->ret_error = NULL;
                         return -ENOMEM;
                 }
@@ -417,7 +402,7 @@ int manifest_collect_documents(const char *file_name, struct ynode *const *docs,
         }
         int r = merge(list, &found);
         if (r < 0)
-                return error_msg(ret_error, r, "Out of memory");
+                return set_error(ret_error, r, "Out of memory");
         return r;
 }
 
@@ -428,7 +413,7 @@ int manifest_collect_images(const char *file_name, const char *data, size_t size
         _cleanup_free_ char *error = NULL;
         int r = yaml_parse_documents(data, size, &manifest_limits, &docs, &n_docs, &error);
         if (r < 0)
-                return error_msg(ret_error, r, "%s:%s", file_name ? file_name : "-",
+                return set_error(ret_error, r, "%s:%s", file_name ? file_name : "-",
                                  error ? error : " parse error");
         r = manifest_collect_documents(file_name, docs, n_docs, list, ret_error);
         ynode_free_documents(docs, n_docs);

@@ -2,7 +2,6 @@
 #include "platform.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,20 +24,6 @@ struct platform_target platform_target_from_arch(const struct arch_info *arch) {
                 .architecture = arch->oci_arch,
                 .variant = arch->oci_variant,
         };
-}
-
-static int error_msg(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int error_msg(char **ret_error, int r, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0) {
-                        *ret_error = NULL;
-                        r = -ENOMEM;
-                }
-                va_end(ap);
-        }
-        return r;
 }
 
 static void lower_copy(char out[FIELD_MAX + 1], const char *s) {
@@ -138,35 +123,35 @@ static bool is_attestation(const struct ynode *desc) {
 int platform_select(const struct ynode *index, const struct platform_target *target,
                     struct platform_choice *ret, char **ret_error) {
         if (!index || index->kind != YNODE_MAPPING)
-                return error_msg(ret_error, -EMEDIUMTYPE, "%zu:%zu: expected an image index (a JSON object)",
+                return set_error(ret_error, -EMEDIUMTYPE, "%zu:%zu: expected an image index (a JSON object)",
                                  index ? index->line : 0, index ? index->column : 0);
         if (!target || !target->os || !target->architecture)
-                return error_msg(ret_error, -EINVAL, "No target platform given");
+                return set_error(ret_error, -EINVAL, "No target platform given");
 
         bool ok = true;
         const char *media_type = member_str(index, "mediaType", &ok);
         const struct ynode *manifests = ynode_get(index, "manifests");
         if (!ok)
-                return error_msg(ret_error, -EBADMSG, "%zu:%zu: mediaType: expected a string", index->line,
+                return set_error(ret_error, -EBADMSG, "%zu:%zu: mediaType: expected a string", index->line,
                                  index->column);
         if (media_type && !streq(media_type, MT_OCI_INDEX) && !streq(media_type, MT_DOCKER_LIST)) {
                 _cleanup_free_ char *p = ystr_printable(media_type, 100);
-                return error_msg(ret_error, -EMEDIUMTYPE,
+                return set_error(ret_error, -EMEDIUMTYPE,
                                  "Media type '%s' is not an image index (" MT_OCI_INDEX " or " MT_DOCKER_LIST
                                  ")",
                                  p ? p : "?");
         }
         /* The OCI index's mediaType is optional: then "manifests" decides. */
         if (!media_type && !manifests)
-                return error_msg(ret_error, -EMEDIUMTYPE,
+                return set_error(ret_error, -EMEDIUMTYPE,
                                  "%zu:%zu: not an image index (no mediaType and no manifests)", index->line,
                                  index->column);
         const struct ynode *sv = ynode_get(index, "schemaVersion");
         if (!sv || sv->kind != YNODE_SCALAR || !streq(sv->value, "2"))
-                return error_msg(ret_error, -EBADMSG, "%zu:%zu: schemaVersion: expected 2",
+                return set_error(ret_error, -EBADMSG, "%zu:%zu: schemaVersion: expected 2",
                                  sv ? sv->line : index->line, sv ? sv->column : index->column);
         if (!manifests || manifests->kind != YNODE_SEQUENCE)
-                return error_msg(ret_error, -EBADMSG, "%zu:%zu: manifests: expected a list",
+                return set_error(ret_error, -EBADMSG, "%zu:%zu: manifests: expected a list",
                                  manifests ? manifests->line : index->line,
                                  manifests ? manifests->column : index->column);
 
@@ -177,7 +162,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
         for (size_t i = 0; i < manifests->n_items; i++) {
                 const struct ynode *d = manifests->items[i];
                 if (d->kind != YNODE_MAPPING)
-                        return error_msg(ret_error, -EBADMSG, "%zu:%zu: manifests[%zu]: expected an object",
+                        return set_error(ret_error, -EBADMSG, "%zu:%zu: manifests[%zu]: expected an object",
                                          d->line, d->column, i);
                 if (is_attestation(d))
                         continue;
@@ -185,7 +170,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                 if (!plat)
                         continue;
                 if (plat->kind != YNODE_MAPPING)
-                        return error_msg(ret_error, -EBADMSG,
+                        return set_error(ret_error, -EBADMSG,
                                          "%zu:%zu: manifests[%zu].platform: expected an object", plat->line,
                                          plat->column, i);
                 ok = true;
@@ -193,7 +178,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                 const char *arch = member_str(plat, "architecture", &ok);
                 const char *variant = member_str(plat, "variant", &ok);
                 if (!ok || !os || !arch)
-                        return error_msg(
+                        return set_error(
                                 ret_error, -EBADMSG,
                                 "%zu:%zu: manifests[%zu].platform: expected os and architecture strings",
                                 plat->line, plat->column, i);
@@ -205,7 +190,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                         _cleanup_free_ char *pos = ystr_printable(os, 31), *parch = ystr_printable(arch, 31),
                                             *pvar = variant ? ystr_printable(variant, 31) : NULL;
                         if (!pos || !parch || (variant && !pvar))
-                                return error_msg(ret_error, -ENOMEM, "Out of memory");
+                                return set_error(ret_error, -ENOMEM, "Out of memory");
                         (void) snprintf(written, sizeof(written), "%s/%s%s%s", pos, parch, pvar ? "/" : "",
                                         pvar ? pvar : "");
                 }
@@ -216,7 +201,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                     (variant && strlen(variant) > FIELD_MAX) || !streq(have.os, want.os) ||
                     !streq(have.arch, want.arch) || !streq(have.variant, want.variant)) {
                         if (!strv_contains(available, written) && strv_push(&available, written) < 0)
-                                return error_msg(ret_error, -ENOMEM, "Out of memory");
+                                return set_error(ret_error, -ENOMEM, "Out of memory");
                         continue;
                 }
 
@@ -226,24 +211,24 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                 const char *digest = member_str(d, "digest", &ok);
                 uint64_t size;
                 if (!ok || !mt || !digest)
-                        return error_msg(ret_error, -EBADMSG,
+                        return set_error(ret_error, -EBADMSG,
                                          "%zu:%zu: manifests[%zu]: expected mediaType and digest strings",
                                          d->line, d->column, i);
                 const struct ynode *sn = ynode_get(d, "size");
                 if (!parse_size(sn, &size))
-                        return error_msg(ret_error, -EBADMSG,
+                        return set_error(ret_error, -EBADMSG,
                                          "%zu:%zu: manifests[%zu].size: expected a non-negative integer",
                                          sn ? sn->line : d->line, sn ? sn->column : d->column, i);
                 if (!streq(mt, MT_OCI_MANIFEST) && !streq(mt, MT_DOCKER_MANIFEST)) {
                         _cleanup_free_ char *p = ystr_printable(mt, 100);
-                        return error_msg(
+                        return set_error(
                                 ret_error, -ENOTSUP,
                                 "%zu:%zu: manifests[%zu] (%s) has media type '%s', not an image manifest",
                                 d->line, d->column, i, written, p ? p : "?");
                 }
                 if (!is_sha256_digest(digest)) {
                         _cleanup_free_ char *p = ystr_printable(digest, 100);
-                        return error_msg(ret_error,
+                        return set_error(ret_error,
                                          strchr(digest, ':') && strncmp(digest, "sha256:", 7) != 0
                                                  ? -ENOTSUP
                                                  : -EBADMSG,
@@ -261,8 +246,8 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
 
         _cleanup_free_ char *list = strv_join(available, ", ");
         if (!list)
-                return error_msg(ret_error, -ENOMEM, "Out of memory");
-        return error_msg(ret_error, -ENOENT, "No manifest for %s/%s%s%s in the index; it has: %s",
+                return set_error(ret_error, -ENOMEM, "Out of memory");
+        return set_error(ret_error, -ENOENT, "No manifest for %s/%s%s%s in the index; it has: %s",
                          target->os, target->architecture, target->variant ? "/" : "",
                          target->variant ? target->variant : "", list[0] ? list : "no platforms");
 }

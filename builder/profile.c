@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "imageref.h"
 #include "macro.h"
+#include "strv.h"
 #include "yamltree.h"
 
 /* The profile schema: every key, its type, whether it is required, where its
@@ -186,17 +188,6 @@ static bool is_version(const char *s) {
                         return false;
         }
         return *s == '\0';
-}
-
-static bool is_image_ref(const char *s) {
-        if (!*s || strlen(s) > 512)
-                return false;
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c <= 0x20 || c == 0x7f)
-                        return false;
-        }
-        return true;
 }
 
 static bool is_addon(const char *s) {
@@ -394,7 +385,7 @@ static const struct field images_fields[] = {
          .type = F_LIST,
          .unique = true,
          .offset = OFF(images_extra),
-         .check = is_image_ref,
+         .check = imageref_valid,
          .expected = "an image reference without whitespace"},
         {.key = "source",
          .type = F_STRING,
@@ -545,21 +536,20 @@ _printf_(6, 7) static int fail(struct ctx *c, const struct ynode *n, size_t line
                                const char *path, const char *fmt, ...) {
         if (c->error)
                 return -EINVAL;
-        _cleanup_free_ char *reason = NULL, *where = NULL, *printable_path = NULL;
+        _cleanup_free_ char *where = NULL, *printable_path = NULL;
         va_list ap;
         va_start(ap, fmt);
-        int k = vasprintf(&reason, fmt, ap);
+        _cleanup_free_ char *reason = vstrdupf(fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                reason = NULL;
+        if (!reason)
                 return -ENOMEM;
-        }
         if (path) {
                 printable_path = ystr_printable(path, 256);
                 if (!printable_path)
                         return -ENOMEM;
         }
 
+        int k;
         const struct override_node *o = find_override(c, n);
         if (o) {
                 _cleanup_free_ char *text = ystr_printable(o->text, 256);
@@ -592,17 +582,15 @@ _printf_(6, 7) static int fail(struct ctx *c, const struct ynode *n, size_t line
 _printf_(3, 4) static int fail_override(struct ctx *c, const char *text, const char *fmt, ...) {
         if (c->error)
                 return -EINVAL;
-        _cleanup_free_ char *reason = NULL, *t = ystr_printable(text, 256);
+        _cleanup_free_ char *t = ystr_printable(text, 256);
         if (!t)
                 return -ENOMEM;
         va_list ap;
         va_start(ap, fmt);
-        int k = vasprintf(&reason, fmt, ap);
+        _cleanup_free_ char *reason = vstrdupf(fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                reason = NULL;
+        if (!reason)
                 return -ENOMEM;
-        }
         if (asprintf(&c->error, "--set %s: %s", t, reason) < 0) {
                 c->error = NULL;
                 return -ENOMEM;

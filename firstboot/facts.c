@@ -21,42 +21,25 @@ static int put(FILE *f, const char *key, const char *value) {
 int facts_serialize(const struct facts *fa, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
         char num[32];
         snprintf(num, sizeof num, "%zu", fa->user_data_size);
         fputs("# kubeseed-firstboot machine facts; see docs/firstboot.md\n", f);
-        int r = 0;
         if (put(f, "machine", fa->machine) < 0 || put(f, "kernel_release", fa->kernel_release) < 0 ||
             put(f, "instance_id", fa->instance_id) < 0 || put(f, "hostname", fa->hostname) < 0 ||
             put(f, "source", fa->source) < 0 || put(f, "role", fa->role) < 0 ||
             put(f, "user_data_size", num) < 0)
-                r = -ENOMEM;
-        if (ferror(f))
-                r = -ENOMEM;
-        if (fclose(f) != 0)
-                r = -ENOMEM;
-        if (r < 0 || !buf)
                 return -ENOMEM;
-        *ret = TAKE_PTR(buf);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
+        return memstream_finish(&f, &buf, &size, ret, ret_size);
 }
 
 int facts_save(const char *root, const struct facts *fa) {
-        _cleanup_free_ char *path = path_join_root(root, FACTS_PATH);
-        _cleanup_free_ char *dir = path_join_root(root, "/var/lib/kubeseed");
-        if (!path || !dir)
-                return -ENOMEM;
-        int r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *data = NULL;
         size_t size = 0;
-        r = facts_serialize(fa, &data, &size);
+        int r = facts_serialize(fa, &data, &size);
         if (r < 0)
                 return r;
-        return write_file_atomic(path, data, size, 0644);
+        return write_file_atomic_root(root, FACTS_PATH, data, size, 0644);
 }

@@ -2,7 +2,6 @@
 #include "kubeadm.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +9,6 @@
 #include "macro.h"
 #include "strv.h"
 #include "yamlemit.h"
-
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...) {
-        if (!ret_error)
-                return;
-        char *msg = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = msg;
-}
 
 /* A decimal number of at most 6 digits; advances *p. */
 static int parse_uint(const char **p, unsigned *ret) {
@@ -77,15 +63,16 @@ int kubeadm_parse_version(const char *s, struct kubeadm_version *ret) {
 static int supported_version(const char *version, struct kubeadm_version *ret, char **ret_error) {
         struct kubeadm_version v;
         if (kubeadm_parse_version(version, &v) < 0) {
-                set_error(ret_error, "Kubernetes version '%s' is not a version like v1.31.1",
-                          version ? version : "(none)");
+                replace_error(ret_error, 0, "Kubernetes version '%s' is not a version like v1.31.1",
+                              version ? version : "(none)");
                 return -EINVAL;
         }
         if (v.major != 1 || v.minor < KUBEADM_MIN_MINOR) {
-                set_error(ret_error,
-                          "Kubernetes v%u.%u is not supported: kubeadm configuration is written for 1.%u "
-                          "and later",
-                          v.major, v.minor, KUBEADM_MIN_MINOR);
+                replace_error(
+                        ret_error, 0,
+                        "Kubernetes v%u.%u is not supported: kubeadm configuration is written for 1.%u "
+                        "and later",
+                        v.major, v.minor, KUBEADM_MIN_MINOR);
                 return -ENOTSUP;
         }
         *ret = v;
@@ -236,24 +223,24 @@ static void node_registration(struct yemit *e, enum kubeadm_api api, const struc
 
 static int check_common(const struct kubeadm_config *c, enum kubeadm_api *ret_api, char **ret_error) {
         if (!c) {
-                set_error(ret_error, "no configuration");
+                replace_error(ret_error, 0, "no configuration");
                 return -EINVAL;
         }
         int r = kubeadm_api_version(c->kubernetes_version, ret_api, ret_error);
         if (r < 0)
                 return r;
         if (c->bind_port > 65535) {
-                set_error(ret_error, "bind port %u is not a TCP port (1-65535)", c->bind_port);
+                replace_error(ret_error, 0, "bind port %u is not a TCP port (1-65535)", c->bind_port);
                 return -EINVAL;
         }
         if (c->n_taints && (!c->set_taints || !c->taints)) {
-                set_error(ret_error, "taints given without set_taints");
+                replace_error(ret_error, 0, "taints given without set_taints");
                 return -EINVAL;
         }
         for (size_t i = 0; i < c->n_taints; i++)
                 if (!c->taints[i].key || !*c->taints[i].key || !c->taints[i].effect ||
                     !*c->taints[i].effect) {
-                        set_error(ret_error, "taint %zu: key and effect are required", i);
+                        replace_error(ret_error, 0, "taint %zu: key and effect are required", i);
                         return -EINVAL;
                 }
         return 0;
@@ -264,7 +251,7 @@ static int finish(struct yemit *e, char **ret_text, size_t *ret_size, char **ret
         size_t size = 0;
         int r = yemit_finish(e, &text, &size);
         if (r < 0) {
-                set_error(ret_error, "cannot write the kubeadm configuration as YAML");
+                replace_error(ret_error, 0, "cannot write the kubeadm configuration as YAML");
                 return r;
         }
         *ret_text = text;
@@ -360,19 +347,19 @@ int kubeadm_render_join(const struct kubeadm_config *c, char **ret_text, size_t 
         if (r < 0)
                 return r;
         if (!c->token || !*c->token) {
-                set_error(ret_error, "joining needs the bootstrap token");
+                replace_error(ret_error, 0, "joining needs the bootstrap token");
                 return -EINVAL;
         }
         if (!c->control_plane_endpoint || !*c->control_plane_endpoint) {
-                set_error(ret_error, "joining needs the API server endpoint (host:port)");
+                replace_error(ret_error, 0, "joining needs the API server endpoint (host:port)");
                 return -EINVAL;
         }
         if (!c->ca_cert_hashes || !*c->ca_cert_hashes) {
-                set_error(ret_error, "joining needs at least one CA certificate hash");
+                replace_error(ret_error, 0, "joining needs at least one CA certificate hash");
                 return -EINVAL;
         }
         if (c->control_plane && (!c->certificate_key || !*c->certificate_key)) {
-                set_error(ret_error, "joining as a control plane needs the certificate key");
+                replace_error(ret_error, 0, "joining as a control plane needs the certificate key");
                 return -EINVAL;
         }
 

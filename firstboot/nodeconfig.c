@@ -449,9 +449,7 @@ _printf_(5, 6) static int fail(struct ctx *x, const struct ynode *at, const char
                 return r;
         va_list ap;
         va_start(ap, fmt);
-        char *what = NULL;
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = NULL;
+        char *what = vstrdupf(fmt, ap);
         va_end(ap);
         if (!what)
                 return -ENOMEM;
@@ -533,9 +531,7 @@ static int add_warning(struct ctx *x, const char *fmt, ...) _printf_(2, 3);
 static int add_warning(struct ctx *x, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        char *w = NULL;
-        if (vasprintf(&w, fmt, ap) < 0)
-                w = NULL;
+        char *w = vstrdupf(fmt, ap);
         va_end(ap);
         if (!w)
                 return -ENOMEM;

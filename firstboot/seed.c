@@ -2,17 +2,16 @@
 #include "seed.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 #include "yamltree.h"
 
 const char *const seed_labels[] = {"cidata", "CIDATA", NULL};
@@ -45,20 +44,6 @@ const char *seed_user_data_kind_to_string(enum seed_user_data_kind k) {
                 return "other";
         }
         return "invalid";
-}
-
-_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                char *msg = NULL;
-                if (vasprintf(&msg, fmt, ap) < 0)
-                        msg = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = msg;
-        }
-        return r;
 }
 
 bool seed_hostname_valid(const char *s) {
@@ -101,14 +86,15 @@ static int get_scalar(const struct ynode *map, const char *key, const char **ret
                 return 0;
         }
         if (n->kind != YNODE_SCALAR)
-                return fail(ret_error, -EBADMSG, "%zu:%zu: %s: expected a string", n->line, n->column, key);
+                return replace_error(ret_error, -EBADMSG, "%zu:%zu: %s: expected a string", n->line,
+                                     n->column, key);
         *ret = n->value;
         return 0;
 }
 
 int seed_parse_meta_data(const char *data, size_t size, struct seed_meta *ret, char **ret_error) {
         if (size > SEED_META_DATA_MAX)
-                return fail(ret_error, -EFBIG, "larger than %u bytes", SEED_META_DATA_MAX);
+                return replace_error(ret_error, -EFBIG, "larger than %u bytes", SEED_META_DATA_MAX);
         struct yaml_limits limits = yaml_default_limits;
         limits.max_input = SEED_META_DATA_MAX;
         limits.max_depth = 16;
@@ -120,10 +106,10 @@ int seed_parse_meta_data(const char *data, size_t size, struct seed_meta *ret, c
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(ret_error, -EBADMSG, "%s", yerr ? yerr : "not valid YAML");
+                return replace_error(ret_error, -EBADMSG, "%s", yerr ? yerr : "not valid YAML");
         if (root->kind != YNODE_MAPPING)
-                return fail(ret_error, -EBADMSG, "%zu:%zu: expected a mapping (instance-id: ...)",
-                            root->line, root->column);
+                return replace_error(ret_error, -EBADMSG, "%zu:%zu: expected a mapping (instance-id: ...)",
+                                     root->line, root->column);
 
         const char *iid = NULL, *host = NULL;
         r = get_scalar(root, "instance-id", &iid, ret_error);
@@ -133,20 +119,20 @@ int seed_parse_meta_data(const char *data, size_t size, struct seed_meta *ret, c
         if (r < 0)
                 return r;
         if (!iid)
-                return fail(ret_error, -EBADMSG, "instance-id is missing");
+                return replace_error(ret_error, -EBADMSG, "instance-id is missing");
         if (!seed_instance_id_valid(iid)) {
                 const struct ynode *n = ynode_get(root, "instance-id");
-                return fail(ret_error, -EBADMSG,
-                            "%zu:%zu: instance-id: expected 1-%u printable ASCII characters "
-                            "without spaces",
-                            n->line, n->column, SEED_INSTANCE_ID_MAX);
+                return replace_error(ret_error, -EBADMSG,
+                                     "%zu:%zu: instance-id: expected 1-%u printable ASCII characters "
+                                     "without spaces",
+                                     n->line, n->column, SEED_INSTANCE_ID_MAX);
         }
         if (host && !seed_hostname_valid(host)) {
                 const struct ynode *n = ynode_get(root, "local-hostname");
-                return fail(ret_error, -EBADMSG,
-                            "%zu:%zu: local-hostname: expected a hostname (letters, digits, "
-                            "'-' and '.', at most 253 characters)",
-                            n->line, n->column);
+                return replace_error(ret_error, -EBADMSG,
+                                     "%zu:%zu: local-hostname: expected a hostname (letters, digits, "
+                                     "'-' and '.', at most 253 characters)",
+                                     n->line, n->column);
         }
 
         _cleanup_free_ char *a = strdup(iid), *b = host ? strdup(host) : NULL;
@@ -171,16 +157,6 @@ bool seed_user_data_is_cloud_config(const char *data, size_t size) {
         return true;
 }
 
-/* Read a regular file (refusing symlinks, devices, directories). */
-static int read_regular(const char *path, size_t max, char **ret, size_t *ret_size) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        return read_file_full(path, max, ret, ret_size);
-}
-
 static void free_secretp(char **p) {
         if (*p) {
                 explicit_bzero(*p, strlen(*p));
@@ -196,16 +172,16 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
 
         _cleanup_free_ char *meta = NULL;
         size_t meta_size = 0;
-        int r = read_regular(mpath, SEED_META_DATA_MAX, &meta, &meta_size);
+        int r = read_regular_file(mpath, SEED_META_DATA_MAX, &meta, &meta_size);
         if (r == -ENOENT)
-                return fail(ret_error, r, "no meta-data file on %s", source);
+                return replace_error(ret_error, r, "no meta-data file on %s", source);
         if (r == -EFBIG)
-                return fail(ret_error, r, "meta-data on %s is larger than %u bytes", source,
-                            SEED_META_DATA_MAX);
+                return replace_error(ret_error, r, "meta-data on %s is larger than %u bytes", source,
+                                     SEED_META_DATA_MAX);
         if (r == -EBADF)
-                return fail(ret_error, r, "meta-data on %s is not a regular file", source);
+                return replace_error(ret_error, r, "meta-data on %s is not a regular file", source);
         if (r < 0)
-                return fail(ret_error, r, "cannot read meta-data on %s: %s", source, strerror(-r));
+                return replace_error(ret_error, r, "cannot read meta-data on %s: %s", source, strerror(-r));
 
         _cleanup_(seed_meta_done) struct seed_meta m = {};
         _cleanup_free_ char *err = NULL;
@@ -213,19 +189,19 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(ret_error, r, "meta-data on %s: %s", source, err ? err : strerror(-r));
+                return replace_error(ret_error, r, "meta-data on %s: %s", source, err ? err : strerror(-r));
 
         enum seed_user_data_kind kind = SEED_USER_DATA_ABSENT;
         size_t user_size = 0;
         _cleanup_(free_secretp) char *user = NULL;
-        r = read_regular(upath, SEED_USER_DATA_MAX, &user, &user_size);
+        r = read_regular_file(upath, SEED_USER_DATA_MAX, &user, &user_size);
         if (r == -EFBIG)
-                return fail(ret_error, r, "user-data on %s is larger than %u bytes", source,
-                            SEED_USER_DATA_MAX);
+                return replace_error(ret_error, r, "user-data on %s is larger than %u bytes", source,
+                                     SEED_USER_DATA_MAX);
         if (r == -EBADF)
-                return fail(ret_error, r, "user-data on %s is not a regular file", source);
+                return replace_error(ret_error, r, "user-data on %s is not a regular file", source);
         if (r < 0 && r != -ENOENT)
-                return fail(ret_error, r, "cannot read user-data on %s: %s", source, strerror(-r));
+                return replace_error(ret_error, r, "cannot read user-data on %s: %s", source, strerror(-r));
         if (r >= 0)
                 kind = seed_user_data_is_cloud_config(user, user_size) ? SEED_USER_DATA_CLOUD_CONFIG
                                                                        : SEED_USER_DATA_OTHER;
@@ -235,14 +211,15 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
                 return -ENOMEM;
         _cleanup_free_ char *net = NULL;
         size_t net_size = 0;
-        r = read_regular(npath, SEED_NETWORK_CONFIG_MAX, &net, &net_size);
+        r = read_regular_file(npath, SEED_NETWORK_CONFIG_MAX, &net, &net_size);
         if (r == -EFBIG)
-                return fail(ret_error, r, "network-config on %s is larger than %u bytes", source,
-                            SEED_NETWORK_CONFIG_MAX);
+                return replace_error(ret_error, r, "network-config on %s is larger than %u bytes", source,
+                                     SEED_NETWORK_CONFIG_MAX);
         if (r == -EBADF)
-                return fail(ret_error, r, "network-config on %s is not a regular file", source);
+                return replace_error(ret_error, r, "network-config on %s is not a regular file", source);
         if (r < 0 && r != -ENOENT)
-                return fail(ret_error, r, "cannot read network-config on %s: %s", source, strerror(-r));
+                return replace_error(ret_error, r, "cannot read network-config on %s: %s", source,
+                                     strerror(-r));
 
         char *src = strdup(source);
         if (!src)
@@ -292,16 +269,17 @@ int seed_read_device(const struct blk_device *dev, const char *run_dir, const st
                 return -ENOMEM;
         int r = mkdir_p(run_dir, 0755);
         if (r < 0)
-                return fail(ret_error, r, "cannot create %s: %s", run_dir, strerror(-r));
+                return replace_error(ret_error, r, "cannot create %s: %s", run_dir, strerror(-r));
         if (!mkdtemp(tmpl)) { /* mode 0700 */
                 r = negative_errno();
-                return fail(ret_error, r, "cannot create a mount point in %s: %s", run_dir, strerror(-r));
+                return replace_error(ret_error, r, "cannot create a mount point in %s: %s", run_dir,
+                                     strerror(-r));
         }
 
         r = ops->mount(userdata, dev->path, dev->type, tmpl);
         if (r < 0) {
                 (void) rmdir(tmpl);
-                return fail(ret_error, r, "cannot mount %s read-only: %s", desc, strerror(-r));
+                return replace_error(ret_error, r, "cannot mount %s read-only: %s", desc, strerror(-r));
         }
         log_debug("Mounted %s on %s", desc, tmpl);
 

@@ -3,12 +3,10 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,20 +32,6 @@ static void wipe_strv(char **v) {
         strv_free(v);
 }
 
-_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...) {
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                char *msg = NULL;
-                if (vasprintf(&msg, fmt, ap) < 0)
-                        msg = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = msg;
-        }
-        return r;
-}
-
 /* strdupf() comes from lib/strv.h (shared with the rest of the agent). */
 
 static void sleep_ms(unsigned ms) {
@@ -62,12 +46,7 @@ static int read_below_root(const char *root, const char *path, size_t max, char 
         _cleanup_free_ char *p = path_join_root(root, path);
         if (!p)
                 return -ENOMEM;
-        struct stat st;
-        if (lstat(p, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADF;
-        return read_file_full(p, max, ret, ret_size);
+        return read_regular_file(p, max, ret, ret_size);
 }
 
 /* Text of a small HTTP or file answer without trailing white space. */
@@ -115,11 +94,12 @@ struct nodeconfig_input metadata_nodeconfig_input(const struct metadata *m) {
 static int set_identity(struct metadata *m, const char *iid, const char *host, const char *what,
                         char **ret_error) {
         if (!iid || !seed_instance_id_valid(iid))
-                return fail(ret_error, -EBADMSG,
-                            "%s: %s: instance-id: expected 1-%u printable ASCII characters without spaces",
-                            m->source, what, SEED_INSTANCE_ID_MAX);
+                return replace_error(
+                        ret_error, -EBADMSG,
+                        "%s: %s: instance-id: expected 1-%u printable ASCII characters without spaces",
+                        m->source, what, SEED_INSTANCE_ID_MAX);
         if (host && !seed_hostname_valid(host))
-                return fail(
+                return replace_error(
                         ret_error, -EBADMSG,
                         "%s: %s: local-hostname: expected a hostname (letters, digits, '-' and '.', at most "
                         "253 characters)",
@@ -327,15 +307,15 @@ static int http_get(const struct http_params *p, const char *source, const char 
         if (r == -ENOMEM)
                 return r;
         if (r == -EFBIG)
-                return fail(ret_error, r, "%s: %s: expected at most %zu bytes", source, url, max);
+                return replace_error(ret_error, r, "%s: %s: expected at most %zu bytes", source, url, max);
         if (r < 0)
-                return fail(ret_error, r, "%s: %s: %s%s%s", source, url, strerror(-r),
-                            resp.error ? ": " : "", resp.error ? resp.error : "");
+                return replace_error(ret_error, r, "%s: %s: %s%s%s", source, url, strerror(-r),
+                                     resp.error ? ": " : "", resp.error ? resp.error : "");
         if (resp.status == 404 && optional)
                 return 0;
         if (resp.status != 200)
-                return fail(ret_error, -EPROTO, "%s: %s: expected HTTP 200, got %ld", source, url,
-                            resp.status);
+                return replace_error(ret_error, -EPROTO, "%s: %s: expected HTTP 200, got %ld", source, url,
+                                     resp.status);
         char *body = malloc(resp.body_size + 1);
         if (!body)
                 return -ENOMEM;
@@ -372,7 +352,7 @@ int sources_read_nocloud_dir(const char *dir, const char *source, struct metadat
         if (r == -ENOMEM)
                 return r;
         if (r < 0) /* seed.c's messages name the source already */
-                return fail(ret_error, r, "%s", err ? err : strerror(-r));
+                return replace_error(ret_error, r, "%s", err ? err : strerror(-r));
         char *src = strdup(source);
         if (!src)
                 return -ENOMEM;
@@ -393,7 +373,8 @@ static int read_seedfrom(const struct sources_options *o, const struct cmdline_c
         if (strncmp(base, "file://", 7) == 0) {
                 const char *path = base + 7;
                 if (path[0] != '/')
-                        return fail(ret_error, -EINVAL, "%s: expected file:///absolute/path/", source);
+                        return replace_error(ret_error, -EINVAL, "%s: expected file:///absolute/path/",
+                                             source);
                 _cleanup_free_ char *dir = path_join_root(o->root, path);
                 if (!dir)
                         return -ENOMEM;
@@ -419,7 +400,8 @@ static int read_seedfrom(const struct sources_options *o, const struct cmdline_c
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail(ret_error, r, "%s: meta-data: %s", source, err ? err : strerror(-r));
+                        return replace_error(ret_error, r, "%s: meta-data: %s", source,
+                                             err ? err : strerror(-r));
                 m.instance_id = TAKE_PTR(sm.instance_id);
                 m.local_hostname = TAKE_PTR(sm.local_hostname);
                 r = http_get(&p, source, uurl, NULL, SEED_USER_DATA_MAX, true, &m.user_data,
@@ -431,7 +413,8 @@ static int read_seedfrom(const struct sources_options *o, const struct cmdline_c
                 if (r < 0)
                         return r;
         } else
-                return fail(ret_error, -EINVAL, "%s: expected an http://, https:// or file:// URL", source);
+                return replace_error(ret_error, -EINVAL, "%s: expected an http://, https:// or file:// URL",
+                                     source);
 
         free(m.source);
         m.source = TAKE_PTR(source);
@@ -457,10 +440,11 @@ static int read_cmdline_source(const struct sources_options *o, struct metadata 
                 size_t size;
                 int r = read_below_root(o->root, "/proc/cmdline", SOURCES_CMDLINE_MAX, &text, &size);
                 if (r == -ENOENT)
-                        return fail(ret_error, 0, "kernel command line: no /proc/cmdline");
+                        return replace_error(ret_error, 0, "kernel command line: no /proc/cmdline");
                 if (r < 0)
-                        return fail(ret_error, r, "kernel command line: cannot read /proc/cmdline: %s",
-                                    strerror(-r));
+                        return replace_error(ret_error, r,
+                                             "kernel command line: cannot read /proc/cmdline: %s",
+                                             strerror(-r));
                 cmdline = text;
         }
         _cleanup_(cmdline_config_done) struct cmdline_config cc = {};
@@ -468,9 +452,9 @@ static int read_cmdline_source(const struct sources_options *o, struct metadata 
         if (text)
                 explicit_bzero(text, strlen(text));
         if (r == -E2BIG)
-                return fail(ret_error, r,
-                            "kernel command line: expected at most %u bytes and %u kubeseed.* keys",
-                            SOURCES_CMDLINE_MAX, SOURCES_CMDLINE_ARGS_MAX);
+                return replace_error(ret_error, r,
+                                     "kernel command line: expected at most %u bytes and %u kubeseed.* keys",
+                                     SOURCES_CMDLINE_MAX, SOURCES_CMDLINE_ARGS_MAX);
         if (r < 0)
                 return r;
 
@@ -497,7 +481,8 @@ static int read_cmdline_source(const struct sources_options *o, struct metadata 
         }
         if (cc.ds_nocloud && cc.seedfrom)
                 return read_seedfrom(o, &cc, ret, ret_error);
-        return fail(ret_error, 0, "kernel command line: no kubeseed.* keys and no ds=nocloud;s=<url>");
+        return replace_error(ret_error, 0,
+                             "kernel command line: no kubeseed.* keys and no ds=nocloud;s=<url>");
 }
 
 /* ---- volumes ------------------------------------------------------------- */
@@ -516,12 +501,12 @@ static int find_volume(const struct sources_options *o, const char *what, const 
         size_t n = 0;
         int r = blk_find_by_label(ops, o->blk_userdata, labels, seed_fs_types, ret, &n);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot list block devices: %s", what, strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot list block devices: %s", what, strerror(-r));
         if (r == 0) {
                 _cleanup_free_ char *l = strv_join((char *const *) labels, "/");
-                return fail(ret_error, 0,
-                            "%s: no vfat or iso9660 volume labelled %s among %zu block devices", what,
-                            l ? l : "?", n);
+                return replace_error(ret_error, 0,
+                                     "%s: no vfat or iso9660 volume labelled %s among %zu block devices",
+                                     what, l ? l : "?", n);
         }
         return 1;
 }
@@ -541,7 +526,7 @@ static int read_nocloud_volume(const struct sources_options *o, struct metadata 
         if (r == -ENOMEM)
                 return r;
         if (r < 0) /* seed.c's messages name the device already */
-                return fail(ret_error, r, "%s", err ? err : strerror(-r));
+                return replace_error(ret_error, r, "%s", err ? err : strerror(-r));
         return metadata_from_seed(&s, SOURCE_NOCLOUD, TAKE_PTR(source), ret);
 }
 
@@ -571,12 +556,12 @@ static int parse_json(const char *json, size_t size, struct ynode **ret, char **
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(ret_error, -EBADMSG, "%s", err ? err : "expected JSON");
+                return replace_error(ret_error, -EBADMSG, "%s", err ? err : "expected JSON");
         if ((*ret)->kind != YNODE_MAPPING) {
                 size_t line = (*ret)->line, col = (*ret)->column;
                 ynode_free(*ret);
                 *ret = NULL;
-                return fail(ret_error, -EBADMSG, "%zu:%zu: expected a JSON object", line, col);
+                return replace_error(ret_error, -EBADMSG, "%zu:%zu: expected a JSON object", line, col);
         }
         return 0;
 }
@@ -586,19 +571,21 @@ static int take_identity(const struct ynode *obj, const char *const *iid_keys, c
                          char **ret_host, char **ret_error) {
         const char *iid, *host;
         if (json_get(obj, iid_keys, &iid) < 0)
-                return fail(ret_error, -EBADMSG, "%s: expected a string", iid_name);
+                return replace_error(ret_error, -EBADMSG, "%s: expected a string", iid_name);
         if (json_get(obj, host_keys, &host) < 0)
-                return fail(ret_error, -EBADMSG, "%s: expected a string", host_name);
+                return replace_error(ret_error, -EBADMSG, "%s: expected a string", host_name);
         if (!iid)
-                return fail(ret_error, -EBADMSG, "%s: expected the instance's id (missing)", iid_name);
+                return replace_error(ret_error, -EBADMSG, "%s: expected the instance's id (missing)",
+                                     iid_name);
         if (!seed_instance_id_valid(iid))
-                return fail(ret_error, -EBADMSG,
-                            "%s: expected 1-%u printable ASCII characters without spaces", iid_name,
-                            SEED_INSTANCE_ID_MAX);
+                return replace_error(ret_error, -EBADMSG,
+                                     "%s: expected 1-%u printable ASCII characters without spaces", iid_name,
+                                     SEED_INSTANCE_ID_MAX);
         if (host && !seed_hostname_valid(host))
-                return fail(ret_error, -EBADMSG,
-                            "%s: expected a hostname (letters, digits, '-' and '.', at most 253 characters)",
-                            host_name);
+                return replace_error(
+                        ret_error, -EBADMSG,
+                        "%s: expected a hostname (letters, digits, '-' and '.', at most 253 characters)",
+                        host_name);
         _cleanup_free_ char *a = strdup(iid), *b = host ? strdup(host) : NULL;
         if (!a || (host && !b))
                 return -ENOMEM;
@@ -626,7 +613,8 @@ int sources_parse_instance_data(const char *json, size_t size, char **ret_instan
                 return r;
         const struct ynode *v1 = ynode_get(root, "v1");
         if (!v1 || v1->kind != YNODE_MAPPING)
-                return fail(ret_error, -EBADMSG, "v1: expected an object (instance_id, local_hostname)");
+                return replace_error(ret_error, -EBADMSG,
+                                     "v1: expected an object (instance_id, local_hostname)");
         return take_identity(v1, (const char *const[]){"instance_id", "instance-id", NULL}, "v1.instance_id",
                              (const char *const[]){"local_hostname", "local-hostname", NULL},
                              "v1.local_hostname", ret_instance_id, ret_hostname, ret_error);
@@ -640,31 +628,33 @@ static int read_config_drive_dir(const char *dir, const char *source, struct met
         size_t size = 0;
         int r = read_below_root(dir, CONFIG_DRIVE_META, SOURCES_JSON_MAX, &json, &size);
         if (r == -ENOENT || r == -EBADF)
-                return fail(ret_error, -EBADMSG,
-                            "%s: expected a regular file openstack/latest/meta_data.json", source);
+                return replace_error(ret_error, -EBADMSG,
+                                     "%s: expected a regular file openstack/latest/meta_data.json", source);
         if (r == -EFBIG)
-                return fail(ret_error, r, "%s: openstack/latest/meta_data.json: expected at most %u bytes",
-                            source, SOURCES_JSON_MAX);
+                return replace_error(ret_error, r,
+                                     "%s: openstack/latest/meta_data.json: expected at most %u bytes",
+                                     source, SOURCES_JSON_MAX);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot read openstack/latest/meta_data.json: %s", source,
-                            strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot read openstack/latest/meta_data.json: %s",
+                                     source, strerror(-r));
         _cleanup_free_ char *err = NULL;
         r = sources_parse_openstack_meta(json, size, &m->instance_id, &m->local_hostname, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(ret_error, r, "%s: openstack/latest/meta_data.json: %s", source,
-                            err ? err : "invalid");
+                return replace_error(ret_error, r, "%s: openstack/latest/meta_data.json: %s", source,
+                                     err ? err : "invalid");
 
         r = read_below_root(dir, CONFIG_DRIVE_USER, SEED_USER_DATA_MAX, &m->user_data, &m->user_data_size);
         if (r == -ENOENT)
                 return 0;
         if (r == -EFBIG)
-                return fail(ret_error, r, "%s: openstack/latest/user_data: expected at most %u bytes",
-                            source, SEED_USER_DATA_MAX);
+                return replace_error(ret_error, r,
+                                     "%s: openstack/latest/user_data: expected at most %u bytes", source,
+                                     SEED_USER_DATA_MAX);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot read openstack/latest/user_data: %s", source,
-                            strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot read openstack/latest/user_data: %s", source,
+                                     strerror(-r));
         return 0;
 }
 
@@ -682,17 +672,17 @@ static int read_config_drive(const struct sources_options *o, struct metadata *r
                 return -ENOMEM;
         r = mkdir_p(rd, 0755);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot create %s: %s", source, rd, strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot create %s: %s", source, rd, strerror(-r));
         if (!mkdtemp(tmpl)) {
                 r = negative_errno();
-                return fail(ret_error, r, "%s: cannot create a mount point in %s: %s", source, rd,
-                            strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot create a mount point in %s: %s", source, rd,
+                                     strerror(-r));
         }
         const struct seed_mount_ops *ops = o->mount_ops ? o->mount_ops : &seed_mount_ops_real;
         r = ops->mount(o->mount_userdata, dev->path, dev->type, tmpl);
         if (r < 0) {
                 (void) rmdir(tmpl);
-                return fail(ret_error, r, "%s: cannot mount read-only: %s", source, strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot mount read-only: %s", source, strerror(-r));
         }
         _cleanup_(metadata_done) struct metadata m = {.kind = SOURCE_CONFIG_DRIVE};
         r = read_config_drive_dir(tmpl, source, &m, ret_error);
@@ -721,7 +711,8 @@ static int read_imds(const struct sources_options *o, struct metadata *ret, char
         if (!source)
                 return -ENOMEM;
         if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
-                return fail(ret_error, -EINVAL, "%s: expected an http:// or https:// base URL", source);
+                return replace_error(ret_error, -EINVAL, "%s: expected an http:// or https:// base URL",
+                                     source);
         struct http_params p = http_params(o);
 
         /* IMDSv2: a session token first. */
@@ -736,9 +727,10 @@ static int read_imds(const struct sources_options *o, struct metadata *ret, char
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 && r != -EFBIG)
-                        return fail(ret_error, 0, "%s: no answer (%s)", source, strerror(-r));
+                        return replace_error(ret_error, 0, "%s: no answer (%s)", source, strerror(-r));
                 if (r < 0)
-                        return fail(ret_error, r, "%s: the token answer is larger than 4096 bytes", source);
+                        return replace_error(ret_error, r, "%s: the token answer is larger than 4096 bytes",
+                                             source);
                 if (resp.status == 200) {
                         bool ok = resp.body && strlen(resp.body) == resp.body_size;
                         if (ok)
@@ -747,9 +739,9 @@ static int read_imds(const struct sources_options *o, struct metadata *ret, char
                         for (const char *c = resp.body; ok && *c; c++)
                                 ok = *c > 0x20 && *c < 0x7f;
                         if (!ok)
-                                return fail(ret_error, -EBADMSG,
-                                            "%s: expected a session token in the answer to PUT %s", source,
-                                            turl);
+                                return replace_error(ret_error, -EBADMSG,
+                                                     "%s: expected a session token in the answer to PUT %s",
+                                                     source, turl);
                         token_header = strdupf("X-aws-ec2-metadata-token: %s", resp.body);
                         if (!token_header)
                                 return -ENOMEM;
@@ -757,9 +749,9 @@ static int read_imds(const struct sources_options *o, struct metadata *ret, char
                         log_debug("%s: no IMDSv2 session token (HTTP %ld), using IMDSv1", source,
                                   resp.status);
                 else
-                        return fail(ret_error, -EPROTO,
-                                    "%s: PUT %s: expected HTTP 200, 403, 404 or 405, got %ld", source, turl,
-                                    resp.status);
+                        return replace_error(ret_error, -EPROTO,
+                                             "%s: PUT %s: expected HTTP 200, 403, 404 or 405, got %ld",
+                                             source, turl, resp.status);
         }
 
         const char *headers[] = {token_header, NULL};
@@ -810,11 +802,12 @@ static int read_instance_data(const struct sources_options *o, struct metadata *
         size_t size = 0;
         int r = read_below_root(o->root, INSTANCE_DATA_PATH, SOURCES_JSON_MAX, &json, &size);
         if (r == -ENOENT)
-                return fail(ret_error, 0, "cloud-init: no %s", INSTANCE_DATA_PATH);
+                return replace_error(ret_error, 0, "cloud-init: no %s", INSTANCE_DATA_PATH);
         if (r == -EFBIG)
-                return fail(ret_error, r, "%s: expected at most %u bytes", source, SOURCES_JSON_MAX);
+                return replace_error(ret_error, r, "%s: expected at most %u bytes", source,
+                                     SOURCES_JSON_MAX);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot read: %s", source, strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot read: %s", source, strerror(-r));
 
         _cleanup_(metadata_done) struct metadata m = {.kind = SOURCE_INSTANCE_DATA};
         _cleanup_free_ char *err = NULL;
@@ -822,16 +815,16 @@ static int read_instance_data(const struct sources_options *o, struct metadata *
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(ret_error, r, "%s: %s", source, err ? err : "invalid");
+                return replace_error(ret_error, r, "%s: %s", source, err ? err : "invalid");
 
         r = read_below_root(o->root, INSTANCE_USER_DATA_PATH, SEED_USER_DATA_MAX, &m.user_data,
                             &m.user_data_size);
         if (r == -EFBIG)
-                return fail(ret_error, r, "%s: %s: expected at most %u bytes", source,
-                            INSTANCE_USER_DATA_PATH, SEED_USER_DATA_MAX);
+                return replace_error(ret_error, r, "%s: %s: expected at most %u bytes", source,
+                                     INSTANCE_USER_DATA_PATH, SEED_USER_DATA_MAX);
         if (r < 0 && r != -ENOENT)
-                return fail(ret_error, r, "%s: cannot read %s: %s", source, INSTANCE_USER_DATA_PATH,
-                            strerror(-r));
+                return replace_error(ret_error, r, "%s: cannot read %s: %s", source, INSTANCE_USER_DATA_PATH,
+                                     strerror(-r));
         m.source = strdup(source);
         if (!m.source)
                 return -ENOMEM;
@@ -915,16 +908,8 @@ int sources_instance_changed(const char *root, const char *instance_id) {
 int sources_record_instance_id(const char *root, const char *instance_id) {
         if (!seed_instance_id_valid(instance_id))
                 return -EINVAL;
-        _cleanup_free_ char *path = path_join_root(root, SOURCES_INSTANCE_ID_PATH);
         _cleanup_free_ char *text = strdupf("%s\n", instance_id);
-        if (!path || !text)
+        if (!text)
                 return -ENOMEM;
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        *strrchr(dir, '/') = '\0';
-        int r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
-        return write_file_atomic(path, text, strlen(text), 0644);
+        return write_file_atomic_root(root, SOURCES_INSTANCE_ID_PATH, text, strlen(text), 0644);
 }

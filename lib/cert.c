@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "digest.h"
 #include "macro.h"
+#include "strv.h"
 
 static void X509_freep(X509 **x) {
         X509_free(*x); /* accepts NULL */
@@ -37,21 +37,8 @@ static void BASIC_CONSTRAINTS_freep(BASIC_CONSTRAINTS **b) {
 #define _cleanup_pkey_ _cleanup_(EVP_PKEY_freep)
 #define _cleanup_bio_ _cleanup_(BIO_freep)
 
-/* Replaces *ret_error (when asked for) with a formatted message. Messages
+/* Error messages replace *ret_error (when asked for) through replace_error(). They
  * never quote input bytes: they name the thing and what was expected. */
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...) {
-        if (!ret_error)
-                return;
-        char *msg = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-                msg = NULL;
-        free(*ret_error);
-        *ret_error = msg;
-}
 
 /* Never prompt on a terminal for a passphrase: encrypted keys just fail. */
 static int no_password_cb(char *buf, int size, int rwflag, void *u) {
@@ -111,17 +98,17 @@ int cert_spki_hash_pem(const char *pem, size_t size, char out[CERT_HASH_STRING_M
         _cleanup_x509_ X509 *x = NULL;
         int r = read_cert_pem(pem, size, &x);
         if (r == -EFBIG) {
-                set_error(ret_error, "certificate: larger than %u bytes", CERT_PEM_MAX);
+                replace_error(ret_error, 0, "certificate: larger than %u bytes", CERT_PEM_MAX);
                 return -EBADMSG;
         }
         if (r < 0) {
-                set_error(ret_error, "certificate: not a PEM X.509 certificate");
+                replace_error(ret_error, 0, "certificate: not a PEM X.509 certificate");
                 return r == -ENOMEM ? r : -EBADMSG;
         }
         char h[CERT_HASH_STRING_MAX];
         r = spki_hash(x, h);
         if (r < 0) {
-                set_error(ret_error, "certificate: cannot encode its public key");
+                replace_error(ret_error, 0, "certificate: cannot encode its public key");
                 return r;
         }
         memcpy(out, h, sizeof h);
@@ -164,11 +151,11 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
         if (r == -ENOMEM)
                 return r;
         if (r == -EFBIG) {
-                set_error(ret_error, "CA certificate: larger than %u bytes", CERT_PEM_MAX);
+                replace_error(ret_error, 0, "CA certificate: larger than %u bytes", CERT_PEM_MAX);
                 return -EBADMSG;
         }
         if (r < 0) {
-                set_error(ret_error, "CA certificate: not a PEM X.509 certificate");
+                replace_error(ret_error, 0, "CA certificate: not a PEM X.509 certificate");
                 return -EBADMSG;
         }
 
@@ -177,13 +164,14 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
                 X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
         ERR_clear_error();
         if (!bc || !bc->ca) {
-                set_error(ret_error, "CA certificate: not a CA (basicConstraints CA:TRUE expected)");
+                replace_error(ret_error, 0, "CA certificate: not a CA (basicConstraints CA:TRUE expected)");
                 return -EBADMSG;
         }
         /* 1: basicConstraints CA:TRUE and, when keyUsage is present, keyCertSign. */
         if (X509_check_ca(x) != 1) {
-                set_error(ret_error, "CA certificate: keyUsage does not allow certificate signing "
-                                     "(keyCertSign expected)");
+                replace_error(ret_error, 0,
+                              "CA certificate: keyUsage does not allow certificate signing "
+                              "(keyCertSign expected)");
                 return -EBADMSG;
         }
 
@@ -191,22 +179,22 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
         char when[64];
         int c = X509_cmp_time(X509_get0_notBefore(x), &t);
         if (c == 0) {
-                set_error(ret_error, "CA certificate: unreadable notBefore time");
+                replace_error(ret_error, 0, "CA certificate: unreadable notBefore time");
                 return -EBADMSG;
         }
         if (c > 0) {
                 asn1_time_string(X509_get0_notBefore(x), when, sizeof when);
-                set_error(ret_error, "CA certificate: not valid before %s (check the clock)", when);
+                replace_error(ret_error, 0, "CA certificate: not valid before %s (check the clock)", when);
                 return -EBADMSG;
         }
         c = X509_cmp_time(X509_get0_notAfter(x), &t);
         if (c == 0) {
-                set_error(ret_error, "CA certificate: unreadable notAfter time");
+                replace_error(ret_error, 0, "CA certificate: unreadable notAfter time");
                 return -EBADMSG;
         }
         if (c < 0) {
                 asn1_time_string(X509_get0_notAfter(x), when, sizeof when);
-                set_error(ret_error, "CA certificate: expired on %s", when);
+                replace_error(ret_error, 0, "CA certificate: expired on %s", when);
                 return -EBADMSG;
         }
 
@@ -215,11 +203,11 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
         if (r == -ENOMEM)
                 return r;
         if (r == -EFBIG) {
-                set_error(ret_error, "CA key: larger than %u bytes", CERT_PEM_MAX);
+                replace_error(ret_error, 0, "CA key: larger than %u bytes", CERT_PEM_MAX);
                 return -EBADMSG;
         }
         if (r < 0) {
-                set_error(ret_error, "CA key: empty");
+                replace_error(ret_error, 0, "CA key: empty");
                 return -EBADMSG;
         }
         /* PEM_read_bio_PrivateKey takes "PRIVATE KEY" (PKCS#8), "RSA PRIVATE
@@ -228,8 +216,9 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
         _cleanup_pkey_ EVP_PKEY *key = PEM_read_bio_PrivateKey(kb, NULL, no_password_cb, NULL);
         ERR_clear_error();
         if (!key) {
-                set_error(ret_error, "CA key: not an unencrypted PEM private key "
-                                     "(PKCS#8, PKCS#1 RSA or SEC1 EC expected)");
+                replace_error(ret_error, 0,
+                              "CA key: not an unencrypted PEM private key "
+                              "(PKCS#8, PKCS#1 RSA or SEC1 EC expected)");
                 return -EBADMSG;
         }
 
@@ -241,7 +230,7 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
 #endif
         ERR_clear_error();
         if (eq != 1) {
-                set_error(ret_error, "CA key: does not belong to the CA certificate");
+                replace_error(ret_error, 0, "CA key: does not belong to the CA certificate");
                 return -EBADMSG;
         }
         /* The public halves match; is the private half consistent with them
@@ -253,7 +242,7 @@ int cert_check_ca_pair(const char *cert_pem, size_t cert_size, const char *key_p
         EVP_PKEY_CTX_free(pctx);
         ERR_clear_error();
         if (ok != 1) {
-                set_error(ret_error, "CA key: damaged (its private part is inconsistent)");
+                replace_error(ret_error, 0, "CA key: damaged (its private part is inconsistent)");
                 return -EBADMSG;
         }
         return 0;
@@ -279,11 +268,12 @@ static int check_chain(X509 *const *certs, size_t n, X509 *pinned_ca, char *cons
                 if (cert_hash_string_valid(*p))
                         n_pins++;
         if (n_pins == 0) {
-                set_error(ret_error, "no valid pinned CA hash (sha256:<64 hex> expected)");
+                replace_error(ret_error, 0, "no valid pinned CA hash (sha256:<64 hex> expected)");
                 return -EINVAL;
         }
         if (n == 0 || n > CERT_CHAIN_MAX) {
-                set_error(ret_error, "peer chain: %zu certificates (1 to %d expected)", n, CERT_CHAIN_MAX);
+                replace_error(ret_error, 0, "peer chain: %zu certificates (1 to %d expected)", n,
+                              CERT_CHAIN_MAX);
                 return -EINVAL;
         }
 
@@ -303,7 +293,8 @@ static int check_chain(X509 *const *certs, size_t n, X509 *pinned_ca, char *cons
         for (size_t i = 0; i < n_cand; i++) {
                 char h[CERT_HASH_STRING_MAX];
                 if (spki_hash(cand[i], h) < 0) {
-                        set_error(ret_error, "peer chain: certificate %zu has no encodable public key", i);
+                        replace_error(ret_error, 0,
+                                      "peer chain: certificate %zu has no encodable public key", i);
                         return -EBADMSG;
                 }
                 int k = snprintf(seen + seen_len, sizeof seen - seen_len, "%s%s", seen_len ? ", " : "", h);
@@ -323,11 +314,11 @@ static int check_chain(X509 *const *certs, size_t n, X509 *pinned_ca, char *cons
         X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof subject);
         ERR_clear_error();
         if (pin_found)
-                set_error(ret_error,
-                          "server certificate '%s' is not signed by the pinned CA (keys seen: %s)", subject,
-                          seen);
+                replace_error(ret_error, 0,
+                              "server certificate '%s' is not signed by the pinned CA (keys seen: %s)",
+                              subject, seen);
         else
-                set_error(ret_error, "no pinned CA key in the server's chain (keys seen: %s)", seen);
+                replace_error(ret_error, 0, "no pinned CA key in the server's chain (keys seen: %s)", seen);
         return -EPERM;
 }
 
@@ -340,7 +331,7 @@ static int read_pinned_ca(const char *pem, size_t size, X509 **ret, char **ret_e
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set_error(ret_error, "pinned CA: not a PEM X.509 certificate");
+                replace_error(ret_error, 0, "pinned CA: not a PEM X.509 certificate");
                 return -EBADMSG;
         }
         return 0;
@@ -350,7 +341,8 @@ int cert_chain_check_pins_der(const unsigned char *const *der, const size_t *der
                               char *const *pinned_hashes, const char *pinned_ca_pem, size_t pinned_ca_size,
                               char **ret_error) {
         if (n == 0 || n > CERT_CHAIN_MAX || !der || !der_size) {
-                set_error(ret_error, "peer chain: %zu certificates (1 to %d expected)", n, CERT_CHAIN_MAX);
+                replace_error(ret_error, 0, "peer chain: %zu certificates (1 to %d expected)", n,
+                              CERT_CHAIN_MAX);
                 return -EINVAL;
         }
         X509 *certs[CERT_CHAIN_MAX] = {NULL};
@@ -359,7 +351,7 @@ int cert_chain_check_pins_der(const unsigned char *const *der, const size_t *der
         int r = 0;
         for (size_t i = 0; i < n; i++) {
                 if (!der[i] || der_size[i] == 0 || der_size[i] > CERT_PEM_MAX) {
-                        set_error(ret_error, "peer chain: certificate %zu is empty or too large", i);
+                        replace_error(ret_error, 0, "peer chain: certificate %zu is empty or too large", i);
                         r = -EBADMSG;
                         goto finish;
                 }
@@ -368,7 +360,7 @@ int cert_chain_check_pins_der(const unsigned char *const *der, const size_t *der
                 ERR_clear_error();
                 if (!x || p != der[i] + der_size[i]) {
                         X509_free(x);
-                        set_error(ret_error, "peer chain: certificate %zu is not DER X.509", i);
+                        replace_error(ret_error, 0, "peer chain: certificate %zu is not DER X.509", i);
                         r = -EBADMSG;
                         goto finish;
                 }
@@ -391,7 +383,7 @@ int cert_chain_check_pins_pem(const char *chain_pem, size_t chain_size, char *co
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                set_error(ret_error, "peer chain: empty or larger than %u bytes", CERT_PEM_MAX);
+                replace_error(ret_error, 0, "peer chain: empty or larger than %u bytes", CERT_PEM_MAX);
                 return -EBADMSG;
         }
 
@@ -405,7 +397,7 @@ int cert_chain_check_pins_pem(const char *chain_pem, size_t chain_size, char *co
                         X509_free(x);
                         free_certs(certs, n);
                         ERR_clear_error();
-                        set_error(ret_error, "peer chain: more than %d certificates", CERT_CHAIN_MAX);
+                        replace_error(ret_error, 0, "peer chain: more than %d certificates", CERT_CHAIN_MAX);
                         return -EINVAL;
                 }
                 certs[n++] = x;
@@ -419,7 +411,7 @@ int cert_chain_check_pins_pem(const char *chain_pem, size_t chain_size, char *co
         ERR_clear_error();
         if (!clean_end) {
                 free_certs(certs, n);
-                set_error(ret_error, "peer chain: not PEM X.509 certificates");
+                replace_error(ret_error, 0, "peer chain: not PEM X.509 certificates");
                 return -EBADMSG;
         }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,21 @@ fail:
         return r;
 }
 
+int write_file_atomic_root(const char *root, const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *full = path_join_root(root, path);
+        _cleanup_free_ char *dir = full ? strdup(full) : NULL;
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                int r = mkdir_p(dir, 0755);
+                if (r < 0)
+                        return r;
+        }
+        return write_file_atomic(full, data, size, mode);
+}
+
 int read_file_full(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -108,6 +124,15 @@ int read_file_full(const char *path, size_t max_size, char **ret_data, size_t *r
         if (ret_size)
                 *ret_size = used;
         return 0;
+}
+
+int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADF;
+        return read_file_full(path, max_size, ret_data, ret_size);
 }
 
 int mkdir_p(const char *path, mode_t mode) {
@@ -159,5 +184,21 @@ int rm_rf(const char *path) {
                 return unlink(path) < 0 ? negative_errno() : 0;
         if (nftw(path, rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
                 return negative_errno();
+        return 0;
+}
+
+int memstream_finish(FILE **f, char **buf, size_t *size, char **ret, size_t *ret_size) {
+        bool failed = ferror(*f);
+        int k = fclose(*f);
+        *f = NULL;
+        if (failed || k != 0 || !*buf) {
+                free(*buf);
+                *buf = NULL;
+                return -ENOMEM;
+        }
+        *ret = *buf;
+        *buf = NULL;
+        if (ret_size)
+                *ret_size = *size;
         return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Write `size` bytes to `path` atomically: a temp file beside it, fsync,
@@ -9,9 +10,17 @@
  * (0600 for anything holding a secret). Returns 0 or a negative errno. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* write_file_atomic() of `path` below `root` (see path_join_root()), creating
+ * the directories above it (mode 0755) first. */
+int write_file_atomic_root(const char *root, const char *path, const void *data, size_t size, mode_t mode);
+
 /* Read a whole file, refusing files larger than max_size (-EFBIG). The
  * buffer is NUL-terminated (not counted in *ret_size). */
 int read_file_full(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
+
+/* read_file_full() of a regular file: -EBADF for anything else (a symlink, a
+ * device, a directory), without following a symlink. */
+int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 
 /* mkdir -p with `mode` for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
@@ -25,3 +34,9 @@ int rm_rf(const char *path);
 
 /* fsync the directory holding `path`. */
 int fsync_parent_dir(const char *path);
+
+/* Finish a stream from open_memstream(&buf, &size): fclose it (*f becomes
+ * NULL), check for errors, and hand the buffer out through *ret (and the size
+ * through *ret_size when not NULL); *buf becomes NULL. Returns 0, or -ENOMEM
+ * after freeing the buffer. */
+int memstream_finish(FILE **f, char **buf, size_t *size, char **ret, size_t *ret_size);

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "macro.h"
+#include "strv.h"
 
 static const char *const status_names[_STEP_STATUS_MAX] = {
         [STEP_PENDING] = "pending",
@@ -291,14 +292,14 @@ bool state_all_done(const struct state *s) {
 
 _printf_(3, 4) static int parse_error(char **ret_error, size_t line, const char *fmt, ...) {
         if (ret_error) {
-                _cleanup_free_ char *msg = NULL;
                 va_list ap;
                 va_start(ap, fmt);
-                int k = vasprintf(&msg, fmt, ap);
+                _cleanup_free_ char *msg = vstrdupf(fmt, ap);
                 va_end(ap);
-                if (k < 0)
+                if (!msg)
                         return -ENOMEM;
                 char *full = NULL;
+                int k;
                 if (line > 0)
                         k = asprintf(&full, "line %zu: %s", line, msg);
                 else
@@ -512,28 +513,6 @@ int state_parse(const char *data, size_t size, struct state **ret, char **ret_er
 
 /* ---- serialising ------------------------------------------------------- */
 
-static void memstream_closep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
-/* Finish a memstream: fclose, check for errors, hand the buffer out. */
-static int memstream_finish(FILE **f, char **buf, size_t *size, char **ret, size_t *ret_size) {
-        bool failed = ferror(*f);
-        int k = fclose(*f);
-        *f = NULL;
-        if (failed || k != 0 || !*buf) {
-                free(*buf);
-                *buf = NULL;
-                return -ENOMEM;
-        }
-        *ret = *buf;
-        *buf = NULL;
-        if (ret_size)
-                *ret_size = *size;
-        return 0;
-}
-
 int state_serialize(const struct state *s, char **ret, size_t *ret_size) {
         for (size_t i = 0; i < s->n_steps; i++) {
                 const struct state_step *st = &s->steps[i];
@@ -547,7 +526,7 @@ int state_serialize(const struct state *s, char **ret, size_t *ret_size) {
 
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        _cleanup_(memstream_closep) FILE *f = open_memstream(&buf, &size);
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
         fputs("# kubeseed-firstboot state; see docs/firstboot.md\n"
@@ -660,7 +639,7 @@ static void jtime(FILE *f, uint64_t t) {
 int state_to_json(const struct state *s, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        _cleanup_(memstream_closep) FILE *f = open_memstream(&buf, &size);
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
         fputs("{\"format\":1,\"steps\":[", f);
@@ -708,7 +687,7 @@ static void text_string(FILE *f, const char *s) {
 int state_to_text(const struct state *s, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        _cleanup_(memstream_closep) FILE *f = open_memstream(&buf, &size);
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
         if (s->n_steps == 0)
@@ -770,17 +749,10 @@ int state_load(const char *root, struct state **ret, char **ret_error) {
 }
 
 int state_save(const char *root, const struct state *s) {
-        _cleanup_free_ char *path = path_join_root(root, STATE_PATH);
-        _cleanup_free_ char *dir = path_join_root(root, "/var/lib/kubeseed");
-        if (!path || !dir)
-                return -ENOMEM;
-        int r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *data = NULL;
         size_t size = 0;
-        r = state_serialize(s, &data, &size);
+        int r = state_serialize(s, &data, &size);
         if (r < 0)
                 return r;
-        return write_file_atomic(path, data, size, 0644);
+        return write_file_atomic_root(root, STATE_PATH, data, size, 0644);
 }

@@ -37,10 +37,9 @@ int strv_push(char ***v, const char *s) {
 int strv_pushf(char ***v, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        char *s = NULL;
-        int k = vasprintf(&s, fmt, ap);
+        char *s = vstrdupf(fmt, ap);
         va_end(ap);
-        if (k < 0)
+        if (!s)
                 return -ENOMEM;
         return push_owned(v, s);
 }
@@ -81,12 +80,41 @@ char *strv_join(char *const *v, const char *sep) {
         return s;
 }
 
-char *strdupf(const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
+char *vstrdupf(const char *fmt, va_list ap) {
         char *s = NULL;
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
+        return s;
+}
+
+char *strdupf(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = vstrdupf(fmt, ap);
         va_end(ap);
         return s;
+}
+
+int set_error(char **ret_error, int r, const char *fmt, ...) {
+        if (ret_error) {
+                va_list ap;
+                va_start(ap, fmt);
+                *ret_error = vstrdupf(fmt, ap);
+                va_end(ap);
+                if (!*ret_error)
+                        r = -ENOMEM;
+        }
+        return r;
+}
+
+int replace_error(char **ret_error, int r, const char *fmt, ...) {
+        if (ret_error) {
+                va_list ap;
+                va_start(ap, fmt);
+                char *msg = vstrdupf(fmt, ap);
+                va_end(ap);
+                free(*ret_error);
+                *ret_error = msg;
+        }
+        return r;
 }

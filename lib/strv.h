@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -17,3 +18,13 @@ int strv_contains(char *const *v, const char *s);
 char *strv_join(char *const *v, const char *sep);
 /* vasprintf() into a new string; NULL when out of memory. */
 char *strdupf(const char *fmt, ...) _printf_(1, 2);
+char *vstrdupf(const char *fmt, va_list ap) _printf_(1, 0);
+
+/* For functions that explain a failure through an optional `char **ret_error`:
+ * both do nothing but return r when ret_error is NULL.
+ * set_error() stores the message in *ret_error without looking at what it held;
+ * out of memory, *ret_error is NULL and it returns -ENOMEM instead of r. */
+int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+/* replace_error() frees the message *ret_error held and stores the new one
+ * (NULL when out of memory); it always returns r. */
+int replace_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);

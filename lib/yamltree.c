@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "macro.h"
+#include "strv.h"
 
 const struct yaml_limits yaml_default_limits = {
         .max_input = 1024 * 1024,
@@ -227,15 +228,12 @@ static void builder_done(struct builder *b) {
 _printf_(5, 6) static int fail(struct builder *b, int r, size_t line, size_t column, const char *fmt, ...) {
         if (r == -ENOMEM || b->error)
                 return r;
-        _cleanup_free_ char *reason = NULL;
         va_list ap;
         va_start(ap, fmt);
-        int k = vasprintf(&reason, fmt, ap);
+        _cleanup_free_ char *reason = vstrdupf(fmt, ap);
         va_end(ap);
-        if (k < 0) {
-                reason = NULL;
+        if (!reason)
                 return -ENOMEM;
-        }
         if (asprintf(&b->error, "%zu:%zu: %s", line, column, reason) < 0) {
                 b->error = NULL;
                 return -ENOMEM;

@@ -173,7 +173,7 @@ kubeseed:
     ca-cert-hash: $CA_HASH
 EOT
 disk bad-token
-ks_boot "$work/bad-token.raw" "$work/bad-token.seed.img" "$work" bad-token -nic none
+ks_boot "$work/bad-token.raw" "$work/bad-token.seed.img" "$work" bad-token -nic user,model=virtio-net-pci
 ks_check "bad-token: failed, naming the field" \
         grep -aq 'kubeseed-firstboot: finished: failed: metadata: .*kubeseed.cluster.token: expected' "$work/bad-token.console.log"
 ks_check "bad-token: the state file records the failure" \

@@ -18,43 +18,16 @@
 #include "macro.h"
 #include "proc.h"
 
+#include "testutil.h"
+
 /* Test material is made by the openssl command line, independently of the
  * code under test, in a temporary directory shared by all tests. */
 static char tmpdir[] = "/tmp/kubeseed-test-cert-XXXXXX";
 
-static void run_in_tmp(char *const argv[]) {
-        struct proc_opts o = {.timeout_sec = 60, .cwd = tmpdir, .stdout_fd = -1};
-        struct proc_result res = {0};
-        int r = proc_run(argv, &o, &res);
-        if (r < 0) {
-                _cleanup_free_ char *line = argv_to_string(argv);
-                fail_msg("'%s' failed (%d): %s", line ? line : argv[0], r, res.err_tail ? res.err_tail : "");
-        }
-        proc_result_done(&res);
-}
-#define RUN(...) run_in_tmp((char *[]){__VA_ARGS__, NULL})
-
-static char *path_in_tmp(const char *name) {
-        char *p = NULL;
-        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
-        return p;
-}
+#define RUN(...) TU_RUN_IN(tmpdir, __VA_ARGS__)
 
 static char *slurp(const char *name, size_t *ret_size) {
-        _cleanup_free_ char *p = path_in_tmp(name);
-        char *data = NULL;
-        size_t size = 0;
-        int r = read_file_full(p, 1 << 20, &data, &size);
-        if (r < 0)
-                fail_msg("cannot read %s: %d", p, r);
-        if (ret_size)
-                *ret_size = size;
-        return data;
-}
-
-static void write_tmp(const char *name, const char *text) {
-        _cleanup_free_ char *p = path_in_tmp(name);
-        assert_int_equal(write_file_atomic(p, text, strlen(text), 0600), 0);
+        return tu_read_in(tmpdir, name, ret_size);
 }
 
 static void cat_files(const char *out, const char *a, const char *b) {
@@ -66,63 +39,7 @@ static void cat_files(const char *out, const char *a, const char *b) {
         memcpy(both, da, na);
         memcpy(both + na, db, nb);
         both[na + nb] = '\0';
-        write_tmp(out, both);
-}
-
-/* A self-signed CA: name.pem + name.key (PKCS#8). */
-static void make_ca(const char *name, const char *cn, bool ec) {
-        _cleanup_free_ char *key = NULL, *pem = NULL, *subj = NULL;
-        assert_true(asprintf(&key, "%s.key", name) > 0);
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&subj, "/CN=%s", cn) > 0);
-        if (ec)
-                RUN("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", pem, "-days", "30", "-subj", subj, "-addext",
-                    "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
-        else
-                RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", pem,
-                    "-days", "30", "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-                    "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
-}
-
-/* A server certificate for 127.0.0.1 signed by `ca`: name.pem + name.key. */
-static void make_leaf(const char *name, const char *ca) {
-        _cleanup_free_ char *key = NULL, *pem = NULL, *csr = NULL, *ca_pem = NULL, *ca_key = NULL;
-        assert_true(asprintf(&key, "%s.key", name) > 0);
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&csr, "%s.csr", name) > 0);
-        assert_true(asprintf(&ca_pem, "%s.pem", ca) > 0);
-        assert_true(asprintf(&ca_key, "%s.key", ca) > 0);
-        write_tmp("leaf.ext", "basicConstraints=critical,CA:FALSE\n"
-                              "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                              "extendedKeyUsage=serverAuth\n"
-                              "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-        RUN("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
-            "/CN=kube-apiserver");
-        RUN("openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-set_serial", "4242",
-            "-days", "30", "-extfile", "leaf.ext", "-out", pem);
-}
-
-/* kubeadm's hash the way its documentation computes it:
- *   openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256
- * as separate steps with files (no shell). */
-static void openssl_hash(const char *name, char out[CERT_HASH_STRING_MAX]) {
-        _cleanup_free_ char *pem = NULL, *pub = NULL, *der = NULL, *dgst = NULL;
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&pub, "%s.pub", name) > 0);
-        assert_true(asprintf(&der, "%s.pub.der", name) > 0);
-        assert_true(asprintf(&dgst, "%s.dgst", name) > 0);
-        RUN("openssl", "x509", "-in", pem, "-pubkey", "-noout", "-out", pub);
-        RUN("openssl", "pkey", "-pubin", "-in", pub, "-outform", "der", "-out", der);
-        RUN("openssl", "dgst", "-sha256", "-r", "-out", dgst, der);
-        _cleanup_free_ char *text = slurp(dgst, NULL);
-        /* "-r": "<64 hex> *<file>" */
-        assert_true(strlen(text) > 64);
-        for (int i = 0; i < 64; i++)
-                assert_true(isxdigit((unsigned char) text[i]));
-        assert_true(text[64] == ' ');
-        snprintf(out, CERT_HASH_STRING_MAX, "sha256:%.64s", text);
+        tu_write_in(tmpdir, out, both);
 }
 
 static char hash_ca[CERT_HASH_STRING_MAX], hash_ca_ec[CERT_HASH_STRING_MAX],
@@ -132,9 +49,9 @@ static int setup(void **state) {
         (void) state;
         if (!mkdtemp(tmpdir))
                 return -1;
-        make_ca("ca", "kubernetes", false);
-        make_ca("ca-ec", "kubernetes-ec", true);
-        make_ca("other", "impostor", false);
+        tu_make_ca(tmpdir, "ca", "kubernetes", false);
+        tu_make_ca(tmpdir, "ca-ec", "kubernetes-ec", true);
+        tu_make_ca(tmpdir, "other", "impostor", false);
         /* A certificate that is not a CA. */
         RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "notca.key", "-out",
             "notca.pem", "-days", "30", "-subj", "/CN=not-a-ca", "-addext",
@@ -143,8 +60,8 @@ static int setup(void **state) {
         RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "noku.key", "-out",
             "noku.pem", "-days", "30", "-subj", "/CN=no-keycertsign", "-addext",
             "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature");
-        make_leaf("leaf", "ca");
-        make_leaf("leaf-other", "other");
+        tu_make_leaf(tmpdir, "leaf", "ca", "4242");
+        tu_make_leaf(tmpdir, "leaf-other", "other", "4242");
         /* Other encodings of the CA keys. */
         RUN("openssl", "pkey", "-in", "ca.key", "-traditional", "-out", "ca.rsa.key");
         RUN("openssl", "pkey", "-in", "ca-ec.key", "-traditional", "-out", "ca-ec.sec1.key");
@@ -156,9 +73,9 @@ static int setup(void **state) {
         cat_files("chain.pem", "leaf.pem", "ca.pem");
         cat_files("chain-other.pem", "leaf-other.pem", "other.pem");
         cat_files("chain-other-with-ca.pem", "leaf-other.pem", "ca.pem");
-        openssl_hash("ca", hash_ca);
-        openssl_hash("ca-ec", hash_ca_ec);
-        openssl_hash("other", hash_other);
+        tu_openssl_hash(tmpdir, "ca.pem", hash_ca);
+        tu_openssl_hash(tmpdir, "ca-ec.pem", hash_ca_ec);
+        tu_openssl_hash(tmpdir, "other.pem", hash_other);
         return 0;
 }
 

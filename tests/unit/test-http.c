@@ -27,6 +27,8 @@
 #include "macro.h"
 #include "proc.h"
 
+#include "testutil.h"
+
 /* Real servers on 127.0.0.1: a small forked HTTP/1.1 server written here,
  * and `openssl s_server` for TLS, with certificates made by the openssl
  * command line. */
@@ -191,86 +193,7 @@ static _Noreturn void plain_server(int lfd) {
         }
 }
 
-/* A listening socket on 127.0.0.1, ephemeral port. */
-static int listen_loopback(int *ret_port) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
-        assert_int_equal(listen(fd, 16), 0);
-        socklen_t al = sizeof a;
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &al), 0);
-        *ret_port = ntohs(a.sin_port);
-        return fd;
-}
-
 /* ---- TLS material and openssl s_server ---- */
-
-static void run_in_tmp(char *const argv[]) {
-        struct proc_opts o = {.timeout_sec = 60, .cwd = tmpdir, .stdout_fd = -1};
-        struct proc_result res = {0};
-        int r = proc_run(argv, &o, &res);
-        if (r < 0)
-                fail_msg("'%s' failed (%d): %s", argv[0], r, res.err_tail ? res.err_tail : "");
-        proc_result_done(&res);
-}
-#define RUN(...) run_in_tmp((char *[]){__VA_ARGS__, NULL})
-
-static char *slurp(const char *name, size_t *ret_size) {
-        _cleanup_free_ char *p = NULL;
-        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
-        char *data = NULL;
-        size_t size = 0;
-        if (read_file_full(p, 1 << 20, &data, &size) < 0)
-                fail_msg("cannot read %s", p);
-        if (ret_size)
-                *ret_size = size;
-        return data;
-}
-
-static void write_tmp(const char *name, const char *text) {
-        _cleanup_free_ char *p = NULL;
-        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
-        assert_int_equal(write_file_atomic(p, text, strlen(text), 0600), 0);
-}
-
-static void make_ca(const char *name, const char *cn) {
-        _cleanup_free_ char *key = NULL, *pem = NULL, *subj = NULL;
-        assert_true(asprintf(&key, "%s.key", name) > 0);
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&subj, "/CN=%s", cn) > 0);
-        RUN("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", pem, "-days",
-            "30", "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-            "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
-}
-
-static void make_leaf(const char *name, const char *ca) {
-        _cleanup_free_ char *key = NULL, *pem = NULL, *csr = NULL, *cap = NULL, *cak = NULL;
-        assert_true(asprintf(&key, "%s.key", name) > 0);
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&csr, "%s.csr", name) > 0);
-        assert_true(asprintf(&cap, "%s.pem", ca) > 0);
-        assert_true(asprintf(&cak, "%s.key", ca) > 0);
-        RUN("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
-            "/CN=kube-apiserver");
-        RUN("openssl", "x509", "-req", "-in", csr, "-CA", cap, "-CAkey", cak, "-set_serial", "7", "-days",
-            "30", "-extfile", "leaf.ext", "-out", pem);
-}
-
-/* The kubeadm hash computed with the openssl command line. */
-static void openssl_hash(const char *name, char out[CERT_HASH_STRING_MAX]) {
-        _cleanup_free_ char *pem = NULL, *pub = NULL, *der = NULL, *dgst = NULL;
-        assert_true(asprintf(&pem, "%s.pem", name) > 0);
-        assert_true(asprintf(&pub, "%s.pub", name) > 0);
-        assert_true(asprintf(&der, "%s.pub.der", name) > 0);
-        assert_true(asprintf(&dgst, "%s.dgst", name) > 0);
-        RUN("openssl", "x509", "-in", pem, "-pubkey", "-noout", "-out", pub);
-        RUN("openssl", "pkey", "-pubin", "-in", pub, "-outform", "der", "-out", der);
-        RUN("openssl", "dgst", "-sha256", "-r", "-out", dgst, der);
-        _cleanup_free_ char *text = slurp(dgst, NULL);
-        assert_true(strlen(text) > 64 && text[64] == ' ');
-        snprintf(out, CERT_HASH_STRING_MAX, "sha256:%.64s", text);
-}
 
 /* Starts `openssl s_server` on 127.0.0.1, port chosen by the kernel, and
  * waits for its "ACCEPT 127.0.0.1:PORT" line: it is listening from then on. */
@@ -337,7 +260,7 @@ static int setup(void **state) {
                 return -1;
 
         /* Plain HTTP. */
-        int lfd = listen_loopback(&plain.port);
+        int lfd = tu_listen_loopback(&plain.port);
         pid_t pid = fork();
         if (pid < 0)
                 return -1;
@@ -347,19 +270,15 @@ static int setup(void **state) {
         close(lfd);
 
         /* Accepts connections (the kernel does) and never answers. */
-        silent_fd = listen_loopback(&silent_port);
+        silent_fd = tu_listen_loopback(&silent_port);
 
-        write_tmp("leaf.ext", "basicConstraints=critical,CA:FALSE\n"
-                              "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                              "extendedKeyUsage=serverAuth\n"
-                              "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-        make_ca("ca", "kubernetes");
-        make_ca("other", "impostor");
-        make_leaf("leaf", "ca");
-        make_leaf("impostor", "other");
-        openssl_hash("ca", hash_ca);
-        openssl_hash("other", hash_other);
-        ca_pem = slurp("ca.pem", NULL);
+        tu_make_ca(tmpdir, "ca", "kubernetes", false);
+        tu_make_ca(tmpdir, "other", "impostor", false);
+        tu_make_leaf(tmpdir, "leaf", "ca", "7");
+        tu_make_leaf(tmpdir, "impostor", "other", "7");
+        tu_openssl_hash(tmpdir, "ca.pem", hash_ca);
+        tu_openssl_hash(tmpdir, "other.pem", hash_other);
+        ca_pem = tu_read_in(tmpdir, "ca.pem", NULL);
 
         start_s_server(&tls_chain, "leaf.pem", "leaf.key", "ca.pem");
         start_s_server(&tls_leaf, "leaf.pem", "leaf.key", NULL);
@@ -479,7 +398,7 @@ static void test_body_cap(void **state) {
 static void test_connection_refused(void **state) {
         (void) state;
         int port;
-        int fd = listen_loopback(&port);
+        int fd = tu_listen_loopback(&port);
         close(fd); /* nobody listens there now */
         _cleanup_free_ char *u = url("http", port, "/");
         struct http_request req = {.url = u};

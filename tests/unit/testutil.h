@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* Fixtures shared by several unit tests. Each test is one binary built from
+ * one test-*.c, so these are static functions in a header; include it after
+ * <cmocka.h>. Files are named relative to a directory the test made with
+ * mkdtemp(); every helper fails the test when a step fails. */
+#pragma once
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "fsutil.h"
+#include "macro.h"
+#include "proc.h"
+
+/* "dir/name", allocated. */
+static inline char *tu_path(const char *dir, const char *name) {
+        char *p = NULL;
+        assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+        return p;
+}
+
+/* A whole file (at most 1 MiB), NUL-terminated. noinline: gcc otherwise takes
+ * the returned buffer for the local holding it (-Wdangling-pointer). */
+static inline __attribute__((noinline)) char *tu_read(const char *path, size_t *ret_size) {
+        char *data = NULL;
+        size_t size = 0;
+        int r = read_file_full(path, 1 << 20, &data, &size);
+        if (r < 0)
+                fail_msg("cannot read %s: %d", path, r);
+        if (ret_size)
+                *ret_size = size;
+        return data;
+}
+
+static inline char *tu_read_in(const char *dir, const char *name, size_t *ret_size) {
+        _cleanup_free_ char *p = tu_path(dir, name);
+        return tu_read(p, ret_size);
+}
+
+/* Writes `text` to dir/name, mode 0600. */
+static inline void tu_write_in(const char *dir, const char *name, const char *text) {
+        _cleanup_free_ char *p = tu_path(dir, name);
+        assert_int_equal(write_file_atomic(p, text, strlen(text), 0600), 0);
+}
+
+/* Runs argv (the real proc_run(), not a test's fake proc_ops) in `dir`. */
+static inline void tu_run_in(const char *dir, char *const argv[]) {
+        struct proc_opts o = {.timeout_sec = 60, .cwd = dir, .stdout_fd = -1};
+        struct proc_result res = {0};
+        int r = proc_run(argv, &o, &res);
+        if (r < 0) {
+                _cleanup_free_ char *line = argv_to_string(argv);
+                fail_msg("'%s' failed (%d): %s", line ? line : argv[0], r, res.err_tail ? res.err_tail : "");
+        }
+        proc_result_done(&res);
+}
+#define TU_RUN_IN(dir, ...) tu_run_in((dir), (char *[]){__VA_ARGS__, NULL})
+
+/* ---- TLS material made with the openssl command line ---------------------- */
+
+/* A self-signed CA for TLS tests: dir/name.pem + dir/name.key (PKCS#8), valid
+ * for 30 days, an EC P-256 or RSA 2048 key. */
+static inline void tu_make_ca(const char *dir, const char *name, const char *cn, bool ec) {
+        _cleanup_free_ char *key = NULL, *pem = NULL, *subj = NULL;
+        assert_true(asprintf(&key, "%s.key", name) > 0);
+        assert_true(asprintf(&pem, "%s.pem", name) > 0);
+        assert_true(asprintf(&subj, "/CN=%s", cn) > 0);
+        if (ec)
+                TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", pem, "-days", "30",
+                          "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                          "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
+        else
+                TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                          pem, "-days", "30", "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE",
+                          "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
+}
+
+/* A server certificate for 127.0.0.1 signed by the CA dir/ca.pem + ca.key:
+ * dir/name.pem + dir/name.key, with the given serial number. */
+static inline void tu_make_leaf(const char *dir, const char *name, const char *ca, const char *serial) {
+        _cleanup_free_ char *key = NULL, *pem = NULL, *csr = NULL, *ca_pem = NULL, *ca_key = NULL;
+        assert_true(asprintf(&key, "%s.key", name) > 0);
+        assert_true(asprintf(&pem, "%s.pem", name) > 0);
+        assert_true(asprintf(&csr, "%s.csr", name) > 0);
+        assert_true(asprintf(&ca_pem, "%s.pem", ca) > 0);
+        assert_true(asprintf(&ca_key, "%s.key", ca) > 0);
+        tu_write_in(dir, "leaf.ext",
+                    "basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=serverAuth\n"
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+        TU_RUN_IN(dir, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", "/CN=kube-apiserver");
+        TU_RUN_IN(dir, "openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-set_serial",
+                  serial, "-days", "30", "-extfile", "leaf.ext", "-out", pem);
+}
+
+/* kubeadm's CA hash of the certificate dir/cert the way its documentation
+ * computes it:
+ *   openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256
+ * as separate steps with files (no shell): "sha256:<64 hex>". */
+static inline void tu_openssl_hash(const char *dir, const char *cert, char out[CERT_HASH_STRING_MAX]) {
+        _cleanup_free_ char *pub = NULL, *der = NULL, *dgst = NULL;
+        assert_true(asprintf(&pub, "%s.pub", cert) > 0);
+        assert_true(asprintf(&der, "%s.pub.der", cert) > 0);
+        assert_true(asprintf(&dgst, "%s.dgst", cert) > 0);
+        TU_RUN_IN(dir, "openssl", "x509", "-in", cert, "-pubkey", "-noout", "-out", pub);
+        TU_RUN_IN(dir, "openssl", "pkey", "-pubin", "-in", pub, "-outform", "der", "-out", der);
+        TU_RUN_IN(dir, "openssl", "dgst", "-sha256", "-r", "-out", dgst, der);
+        _cleanup_free_ char *text = tu_read_in(dir, dgst, NULL);
+        /* "-r": "<64 hex> *<file>" */
+        assert_true(strlen(text) > 64);
+        for (int i = 0; i < 64; i++)
+                assert_true(isxdigit((unsigned char) text[i]));
+        assert_true(text[64] == ' ');
+        snprintf(out, CERT_HASH_STRING_MAX, "sha256:%.64s", text);
+}
+
+/* A cluster CA as kubeadm makes it: dir/name.crt + dir/name.key (EC P-256,
+ * CN=kubernetes, ten years, keyCertSign and cRLSign), read back into memory
+ * with its kubeadm hash. */
+struct tu_kube_ca {
+        char *cert, *key;
+        char hash[CERT_HASH_STRING_MAX];
+};
+
+static inline void tu_make_kube_ca(const char *dir, const char *name, struct tu_kube_ca *ca) {
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+        assert_true(asprintf(&crt, "%s.crt", name) > 0);
+        assert_true(asprintf(&key, "%s.key", name) > 0);
+        TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=kubernetes", "-days", "3650", "-addext",
+                  "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        tu_openssl_hash(dir, crt, ca->hash);
+        ca->cert = tu_read_in(dir, crt, NULL);
+        ca->key = tu_read_in(dir, key, NULL);
+}
+
+static inline void tu_kube_ca_done(struct tu_kube_ca *ca) {
+        free(ca->cert);
+        free(ca->key);
+        *ca = (struct tu_kube_ca){};
+}
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+/* A listening socket on 127.0.0.1, ephemeral port. */
+static inline int tu_listen_loopback(int *ret_port) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(listen(fd, 16), 0);
+        socklen_t al = sizeof a;
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &al), 0);
+        *ret_port = ntohs(a.sin_port);
+        return fd;
+}
