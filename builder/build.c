@@ -43,7 +43,7 @@ struct stage_clock {
 };
 static struct stage_clock stage_begin(const char *name, const char *what) {
         log_info("==> [%s] %s", name, what);
-        return (struct stage_clock){ name, now_s() };
+        return (struct stage_clock){name, now_s()};
 }
 static void stage_end(const struct stage_clock *c) {
         log_info("<== [%s] done in %.1f s", c->name, now_s() - c->start);
@@ -77,9 +77,10 @@ static int install_agent(const struct build_options *o, const char *root) {
         if (elf_machine((const uint8_t *) data, size, &m) < 0)
                 return log_error_errno(-ENOEXEC, "agent: '%s' is not an ELF binary", o->agent_path);
         if (m != o->arch->elf_machine)
-                return log_error_errno(-ENOEXEC,
-                                       "agent: '%s' is built for ELF machine %u, but the image is %s (machine %u)",
-                                       o->agent_path, m, o->arch->debian, o->arch->elf_machine);
+                return log_error_errno(
+                        -ENOEXEC,
+                        "agent: '%s' is built for ELF machine %u, but the image is %s (machine %u)",
+                        o->agent_path, m, o->arch->debian, o->arch->elf_machine);
         _cleanup_free_ char *dst = path_join_root(root, AGENT_PATH_IN_IMAGE);
         _cleanup_free_ char *dir = path_join_root(root, "/usr/lib/kubeseed");
         if (!dst || !dir)
@@ -187,8 +188,8 @@ static int image_key(const struct build_options *o, char *const *overlay_dirs, c
                 r = stagekey_add_file(k, "agent", o->agent_path);
         if (r >= 0)
                 r = stagekey_add(k, "kernel-cmdline", o->profile->kernel_cmdline);
-        snprintf(num, sizeof num, "%" PRIu64 "/%" PRIu64 "/%u", o->profile->disk_size, o->profile->disk_headroom,
-                 o->profile->formats);
+        snprintf(num, sizeof num, "%" PRIu64 "/%" PRIu64 "/%u", o->profile->disk_size,
+                 o->profile->disk_headroom, o->profile->formats);
         if (r >= 0)
                 r = stagekey_add(k, "disk", num);
         snprintf(num, sizeof num, "%" PRIu64, o->source_date_epoch);
@@ -217,7 +218,7 @@ static int write_manifest(const struct build_options *o, const char *root, const
         if (r < 0)
                 return log_error_errno(r, "manifest: '%s' is not a dpkg status file", status_path);
 
-        struct json j = { 0 };
+        struct json j = {0};
         char guid[GPT_GUID_STRING_MAX];
         json_begin_object(&j);
         json_key(&j, "profile");
@@ -301,18 +302,18 @@ enum { OUT_RAW, OUT_QCOW2, OUT_SUMS, OUT_MANIFEST, N_OUT };
 int build_run(const struct build_options *o) {
         double t0 = now_s();
         int r;
-        struct output outs[N_OUT] = { { 0 } };
+        struct output outs[N_OUT] = {{0}};
         _cleanup_free_ char *workdir = NULL, *root = NULL, *tar = NULL;
         _cleanup_strv_free_ char **overlay_dirs = NULL;
         char rootfs_key[SHA256_HEX_LEN + 1], img_key[SHA256_HEX_LEN + 1];
-        struct disk_build d = { 0 };
+        struct disk_build d = {0};
 
         r = mkdir_p(o->out_dir, 0755);
         if (r < 0) {
                 log_error_errno(r, "Failed to create output directory '%s': %m", o->out_dir);
                 goto finish;
         }
-        static const char *const exts[N_OUT] = { "raw", "qcow2", NULL, NULL };
+        static const char *const exts[N_OUT] = {"raw", "qcow2", NULL, NULL};
         for (int i = 0; i < N_OUT; i++) {
                 _cleanup_free_ char *name = exts[i] ? build_output_name(o->profile, o->arch, exts[i])
                                                     : strdup(i == OUT_SUMS ? "SHA256SUMS" : "manifest.json");
@@ -334,13 +335,15 @@ int build_run(const struct build_options *o) {
         /* Staging tree under the cache (same filesystem, outside the clone). */
         c = stage_begin("stage", "unpacking the root filesystem");
         _cleanup_free_ char *tmpbase = NULL;
-        if (asprintf(&tmpbase, "%s/tmp", o->cache_dir) < 0 || asprintf(&workdir, "%s/build-XXXXXX", tmpbase) < 0) {
+        if (asprintf(&tmpbase, "%s/tmp", o->cache_dir) < 0 ||
+            asprintf(&workdir, "%s/build-XXXXXX", tmpbase) < 0) {
                 r = log_oom();
                 goto finish;
         }
         r = mkdir_p(tmpbase, 0755);
         if (r < 0 || !mkdtemp(workdir)) {
-                r = log_error_errno(r < 0 ? r : -errno, "stage: cannot create a work directory under '%s': %m", tmpbase);
+                r = log_error_errno(r < 0 ? r : -errno,
+                                    "stage: cannot create a work directory under '%s': %m", tmpbase);
                 free(workdir);
                 workdir = NULL;
                 goto finish;
@@ -392,9 +395,13 @@ int build_run(const struct build_options *o) {
                 sscanf(img_key + 2 * i, "%2x", &v);
                 seed[i] = (uint8_t) v;
         }
-        d = (struct disk_build){ .profile = o->profile, .arch = o->arch, .root = root, .workdir = workdir,
-                                 .image = outs[OUT_RAW].tmp, .seed = seed,
-                                 .source_date_epoch = o->source_date_epoch };
+        d = (struct disk_build){.profile = o->profile,
+                                .arch = o->arch,
+                                .root = root,
+                                .workdir = workdir,
+                                .image = outs[OUT_RAW].tmp,
+                                .seed = seed,
+                                .source_date_epoch = o->source_date_epoch};
         r = write_image_yaml(o, root, rootfs_key, img_key);
         if (r < 0)
                 goto finish;
@@ -410,16 +417,17 @@ int build_run(const struct build_options *o) {
         r = disk_verify(&d);
         if (r < 0)
                 goto finish;
-        log_info("disk: verified with libblkid: gpt, ESP vfat %s, root ext4 %s", d.esp_serial, d.root_fs_uuid);
+        log_info("disk: verified with libblkid: gpt, ESP vfat %s, root ext4 %s", d.esp_serial,
+                 d.root_fs_uuid);
         stage_end(&c);
 
         /* 5. outputs */
         c = stage_begin("outputs", "qcow2, SHA256SUMS, manifest.json");
         if (o->profile->formats & PROFILE_FORMAT_QCOW2) {
-                char *argv[] = { "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", outs[OUT_RAW].tmp,
-                                 outs[OUT_QCOW2].tmp, NULL };
-                struct proc_result res = { 0 };
-                struct proc_opts popts = { .timeout_sec = 1800, .stdout_fd = -1 };
+                char *argv[] = {"qemu-img",        "convert",           "-q", "-f", "raw", "-O", "qcow2",
+                                outs[OUT_RAW].tmp, outs[OUT_QCOW2].tmp, NULL};
+                struct proc_result res = {0};
+                struct proc_opts popts = {.timeout_sec = 1800, .stdout_fd = -1};
                 r = proc_ops->run(argv, &popts, &res);
                 if (r < 0)
                         proc_log_failure(r, "outputs: converting to qcow2", argv, &res);

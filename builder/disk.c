@@ -34,12 +34,11 @@ void uki_plan(uint64_t linux_size, struct uki_layout *ret) {
 }
 
 int uki_objcopy_argv(const struct arch_info *a, const struct uki_layout *l, const char *stub,
-                     const char *osrel, const char *cmdline, const char *linux_path,
-                     const char *initrd, const char *out, char ***ret) {
+                     const char *osrel, const char *cmdline, const char *linux_path, const char *initrd,
+                     const char *out, char ***ret) {
         _cleanup_strv_free_ char **v = NULL;
         (void) a;
-        if (strv_push(&v, "objcopy") < 0 ||
-            strv_pushf(&v, "--add-section=.osrel=%s", osrel) < 0 ||
+        if (strv_push(&v, "objcopy") < 0 || strv_pushf(&v, "--add-section=.osrel=%s", osrel) < 0 ||
             strv_pushf(&v, "--change-section-vma=.osrel=0x%" PRIx64, l->osrel_vma) < 0 ||
             strv_pushf(&v, "--add-section=.cmdline=%s", cmdline) < 0 ||
             strv_pushf(&v, "--change-section-vma=.cmdline=0x%" PRIx64, l->cmdline_vma) < 0 ||
@@ -59,14 +58,14 @@ char *disk_kernel_cmdline(const struct arch_info *a, const char *root_partuuid,
         bool extra = profile_cmdline && *profile_cmdline;
         /* tty0 first, then the serial console: the last console= is
          * /dev/console, which is where systemd and the agent report. */
-        if (asprintf(&s, "root=PARTUUID=%s rw console=tty0 console=%s,115200%s%s", root_partuuid,
-                     a->console, extra ? " " : "", extra ? profile_cmdline : "") < 0)
+        if (asprintf(&s, "root=PARTUUID=%s rw console=tty0 console=%s,115200%s%s", root_partuuid, a->console,
+                     extra ? " " : "", extra ? profile_cmdline : "") < 0)
                 return NULL;
         return s;
 }
 
-int disk_root_size(uint64_t content_bytes, uint64_t inodes, uint64_t fixed_size,
-                   uint64_t headroom, uint64_t *ret) {
+int disk_root_size(uint64_t content_bytes, uint64_t inodes, uint64_t fixed_size, uint64_t headroom,
+                   uint64_t *ret) {
         /* ext4 overhead: inode tables (256 bytes per inode at one inode per
          * 16 KiB), the journal (64 MiB up to 128 GiB filesystems as mke2fs
          * picks it for our sizes, capped here) and 5% reserved blocks. */
@@ -92,7 +91,8 @@ int disk_mkfs_ext4_argv(const char *image, uint64_t offset, uint64_t size, const
             strv_push(&v, "-b") < 0 || strv_push(&v, "4096") < 0 || strv_push(&v, "-L") < 0 ||
             strv_push(&v, label) < 0 || strv_push(&v, "-U") < 0 || strv_push(&v, uuid) < 0 ||
             strv_push(&v, "-E") < 0 ||
-            strv_pushf(&v, "offset=%" PRIu64 ",root_owner=0:0,hash_seed=%s,lazy_itable_init=0", offset, uuid) < 0 ||
+            strv_pushf(&v, "offset=%" PRIu64 ",root_owner=0:0,hash_seed=%s,lazy_itable_init=0", offset,
+                       uuid) < 0 ||
             strv_push(&v, "-d") < 0 || strv_push(&v, src) < 0 || strv_push(&v, image) < 0 ||
             strv_pushf(&v, "%" PRIu64 "k", size / 1024) < 0)
                 return -ENOMEM;
@@ -127,8 +127,8 @@ int disk_measure_tree(const char *root, uint64_t *ret_bytes, uint64_t *ret_inode
 }
 
 static int run_tool(const char *what, char **argv, char *const *env) {
-        struct proc_result res = { 0 };
-        struct proc_opts opts = { .timeout_sec = 1800, .stdout_fd = -1, .env_add = env };
+        struct proc_result res = {0};
+        struct proc_opts opts = {.timeout_sec = 1800, .stdout_fd = -1, .env_add = env};
         int r = proc_ops->run(argv, &opts, &res);
         if (r < 0)
                 proc_log_failure(r, what, argv, &res);
@@ -148,14 +148,16 @@ static int find_one(const char *dir, const char *prefix, char **ret) {
                         continue;
                 if (found)
                         return log_error_errno(-ENOTUNIQ,
-                                               "disk: more than one %s* in '%s' ('%s' and '%s'); the image must hold exactly one kernel",
+                                               "disk: more than one %s* in '%s' ('%s' and '%s'); the image "
+                                               "must hold exactly one kernel",
                                                prefix, dir, found, e->d_name);
                 found = strdup(e->d_name);
                 if (!found)
                         return log_oom();
         }
         if (!found)
-                return log_error_errno(-ENOENT, "disk: no %s* in '%s': is the profile's kernel package installed?",
+                return log_error_errno(-ENOENT,
+                                       "disk: no %s* in '%s': is the profile's kernel package installed?",
                                        prefix, dir);
         if (asprintf(ret, "%s/%s", dir, found) < 0)
                 return log_oom();
@@ -170,7 +172,8 @@ int disk_plan(struct disk_build *b) {
         r = disk_root_size(bytes, inodes, b->profile->disk_size, b->profile->disk_headroom, &root_size);
         if (r == -ENOSPC)
                 return log_error_errno(r,
-                                       "disk: the content (%" PRIu64 " MiB) does not fit the profile's disk.size (%" PRIu64 " MiB)",
+                                       "disk: the content (%" PRIu64
+                                       " MiB) does not fit the profile's disk.size (%" PRIu64 " MiB)",
                                        bytes / MiB, b->profile->disk_size / MiB);
         if (r < 0)
                 return log_error_errno(r, "disk: cannot size the root filesystem: %m");
@@ -189,7 +192,8 @@ int disk_plan(struct disk_build *b) {
         b->cmdline = disk_kernel_cmdline(b->arch, b->root_partuuid, b->profile->kernel_cmdline);
         if (!b->cmdline)
                 return log_oom();
-        log_info("disk: layout: ESP %" PRIu64 " MiB, root %" PRIu64 " MiB (content %" PRIu64 " MiB, %" PRIu64 " inodes), disk %" PRIu64 " MiB",
+        log_info("disk: layout: ESP %" PRIu64 " MiB, root %" PRIu64 " MiB (content %" PRIu64 " MiB, %" PRIu64
+                 " inodes), disk %" PRIu64 " MiB",
                  DISK_ESP_BYTES / MiB, root_size / MiB, bytes / MiB, inodes, b->layout.disk_bytes / MiB);
         return 0;
 }
@@ -235,7 +239,8 @@ static int build_uki(struct disk_build *b, const char *out) {
         if (r < 0)
                 return r;
         if (access(stub, R_OK) < 0)
-                return log_error_errno(-errno, "disk: the EFI stub '%s' is missing (package systemd-boot-efi): %m", stub);
+                return log_error_errno(
+                        -errno, "disk: the EFI stub '%s' is missing (package systemd-boot-efi): %m", stub);
         r = write_file_atomic(cmdline, b->cmdline, strlen(b->cmdline), 0644);
         if (r < 0)
                 return log_error_errno(r, "disk: cannot write '%s': %m", cmdline);
@@ -260,12 +265,13 @@ static int build_esp(struct disk_build *b, const char *uki, const char *esp) {
         _cleanup_free_ char *dst = NULL;
         if (asprintf(&dst, "::/EFI/BOOT/BOOT%s.EFI", b->arch->efi_suffix) < 0)
                 return log_oom();
-        char *mformat[] = { "mformat", "-i", (char *) esp, "-F", "-v", DISK_ESP_LABEL, "-N", serial, "::", NULL };
-        char *mmd[] = { "mmd", "-i", (char *) esp, "::/EFI", "::/EFI/BOOT", NULL };
-        char *mcopy[] = { "mcopy", "-i", (char *) esp, "-m", (char *) uki, dst, NULL };
+        char *mformat[] = {"mformat",      "-i", (char *) esp, "-F", "-v",
+                           DISK_ESP_LABEL, "-N", serial,       "::", NULL};
+        char *mmd[] = {"mmd", "-i", (char *) esp, "::/EFI", "::/EFI/BOOT", NULL};
+        char *mcopy[] = {"mcopy", "-i", (char *) esp, "-m", (char *) uki, dst, NULL};
         char epoch[64];
         snprintf(epoch, sizeof epoch, "SOURCE_DATE_EPOCH=%" PRIu64, b->source_date_epoch);
-        char *env[] = { epoch, "MTOOLS_SKIP_CHECK=1", NULL };
+        char *env[] = {epoch, "MTOOLS_SKIP_CHECK=1", NULL};
         int r = run_tool("disk: formatting the EFI system partition", mformat, env);
         if (r >= 0)
                 r = run_tool("disk: creating /EFI/BOOT", mmd, env);
@@ -281,7 +287,8 @@ int disk_build_raw(struct disk_build *b) {
         int r = build_uki(b, uki);
         if (r < 0)
                 return r;
-        struct timespec t[2] = { { .tv_sec = (time_t) b->source_date_epoch }, { .tv_sec = (time_t) b->source_date_epoch } };
+        struct timespec t[2] = {{.tv_sec = (time_t) b->source_date_epoch},
+                                {.tv_sec = (time_t) b->source_date_epoch}};
         (void) utimensat(AT_FDCWD, uki, t, 0);
         r = build_esp(b, uki, esp);
         if (r < 0)
@@ -303,12 +310,12 @@ int disk_build_raw(struct disk_build *b) {
 
         _cleanup_strv_free_ char **mkfs = NULL;
         if (disk_mkfs_ext4_argv(b->image, gpt_partition_offset(&b->layout, 1),
-                                gpt_partition_size(&b->layout, 1), DISK_ROOT_LABEL, b->root_fs_uuid,
-                                b->root, &mkfs) < 0)
+                                gpt_partition_size(&b->layout, 1), DISK_ROOT_LABEL, b->root_fs_uuid, b->root,
+                                &mkfs) < 0)
                 return log_oom();
         char epoch[64];
         snprintf(epoch, sizeof epoch, "E2FSPROGS_FAKE_TIME=%" PRIu64, b->source_date_epoch);
-        char *env[] = { epoch, NULL };
+        char *env[] = {epoch, NULL};
         log_info("disk: ext4 root filesystem from the staging tree");
         r = run_tool("disk: making the root filesystem", mkfs, env);
         if (r < 0)
@@ -348,7 +355,8 @@ static int verify_fs(const struct disk_build *b, int fd, size_t i, const char *t
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID | BLKID_SUBLKS_TYPE);
         if (blkid_do_safeprobe(pr) != 0)
-                return log_error_errno(-EBADMSG, "disk: verification failed: no filesystem found in partition %zu", i + 1);
+                return log_error_errno(
+                        -EBADMSG, "disk: verification failed: no filesystem found in partition %zu", i + 1);
         const char *v_type = NULL, *v_label = NULL, *v_uuid = NULL;
         blkid_probe_lookup_value(pr, "TYPE", &v_type, NULL);
         blkid_probe_lookup_value(pr, "LABEL", &v_label, NULL);
@@ -377,7 +385,9 @@ int disk_verify(const struct disk_build *b) {
         blkid_probe_enable_superblocks(pr, 0);
         blkid_partlist pl = blkid_probe_get_partitions(pr);
         if (!pl)
-                return log_error_errno(-EBADMSG, "disk: verification failed: libblkid finds no partition table in '%s'", b->image);
+                return log_error_errno(
+                        -EBADMSG, "disk: verification failed: libblkid finds no partition table in '%s'",
+                        b->image);
         blkid_parttable tab = blkid_partlist_get_table(pl);
         int r = check_value("partition table type", tab ? blkid_parttable_get_type(tab) : NULL, "gpt");
         if (r < 0)
@@ -397,15 +407,19 @@ int disk_verify(const struct disk_build *b) {
                 char what[64];
                 if ((uint64_t) blkid_partition_get_start(p) != gp->first_lba ||
                     (uint64_t) blkid_partition_get_size(p) != gp->last_lba - gp->first_lba + 1)
-                        return log_error_errno(-EBADMSG, "disk: verification failed: partition %d spans %jd+%jd sectors, expected %" PRIu64 "+%" PRIu64,
+                        return log_error_errno(-EBADMSG,
+                                               "disk: verification failed: partition %d spans %jd+%jd "
+                                               "sectors, expected %" PRIu64 "+%" PRIu64,
                                                i + 1, (intmax_t) blkid_partition_get_start(p),
                                                (intmax_t) blkid_partition_get_size(p), gp->first_lba,
                                                gp->last_lba - gp->first_lba + 1);
                 snprintf(what, sizeof what, "partition %d type", i + 1);
-                r = check_value(what, blkid_partition_get_type_string(p), gpt_guid_to_string(&gp->type, false, want));
+                r = check_value(what, blkid_partition_get_type_string(p),
+                                gpt_guid_to_string(&gp->type, false, want));
                 snprintf(what, sizeof what, "partition %d UUID", i + 1);
                 if (r >= 0)
-                        r = check_value(what, blkid_partition_get_uuid(p), gpt_guid_to_string(&gp->uuid, false, want));
+                        r = check_value(what, blkid_partition_get_uuid(p),
+                                        gpt_guid_to_string(&gp->uuid, false, want));
                 snprintf(what, sizeof what, "partition %d name", i + 1);
                 if (r >= 0)
                         r = check_value(what, blkid_partition_get_name(p), gp->name);

@@ -26,19 +26,18 @@ void uki_plan(uint64_t linux_size, struct uki_layout *ret);
 
 /* objcopy argv building the UKI. */
 int uki_objcopy_argv(const struct arch_info *a, const struct uki_layout *l, const char *stub,
-                     const char *osrel, const char *cmdline, const char *linux_path,
-                     const char *initrd, const char *out, char ***ret);
+                     const char *osrel, const char *cmdline, const char *linux_path, const char *initrd,
+                     const char *out, char ***ret);
 
 /* The kernel command line: root by PARTUUID, the arch's serial console, then
  * the profile's own words. */
-char *disk_kernel_cmdline(const struct arch_info *a, const char *root_partuuid,
-                          const char *profile_cmdline);
+char *disk_kernel_cmdline(const struct arch_info *a, const char *root_partuuid, const char *profile_cmdline);
 
 /* Size of the root filesystem for `content_bytes` of files and `inodes`
  * inodes: content + ext4 overhead + headroom, or the profile's fixed size
  * (-ENOSPC when the content does not fit it). */
-int disk_root_size(uint64_t content_bytes, uint64_t inodes, uint64_t fixed_size,
-                   uint64_t headroom, uint64_t *ret);
+int disk_root_size(uint64_t content_bytes, uint64_t inodes, uint64_t fixed_size, uint64_t headroom,
+                   uint64_t *ret);
 
 /* mkfs.ext4 argv writing a filesystem of `size` bytes at `offset` in `image`
  * from the tree `src`. */
@@ -51,10 +50,10 @@ void disk_fat_serial(const struct gpt_layout *l, char out[9]);
 struct disk_build {
         const struct profile *profile;
         const struct arch_info *arch;
-        const char *root;         /* staging root (finished tree) */
-        const char *workdir;      /* scratch space */
-        const char *image;        /* raw image path to create */
-        const uint8_t *seed;      /* 32 bytes: GUIDs and serials derive from it */
+        const char *root;    /* staging root (finished tree) */
+        const char *workdir; /* scratch space */
+        const char *image;   /* raw image path to create */
+        const uint8_t *seed; /* 32 bytes: GUIDs and serials derive from it */
         uint64_t source_date_epoch;
         /* Filled in: */
         struct gpt_layout layout;

@@ -67,7 +67,7 @@ static int append(struct dpkg_package **list, size_t *n, size_t *cap, const stru
 int dpkg_status_parse(const char *data, size_t size, struct dpkg_package **ret, size_t *ret_n) {
         struct dpkg_package *list = NULL;
         size_t n = 0, cap = 0;
-        struct stanza st = { 0 };
+        struct stanza st = {0};
         const char *p = data, *end = data + size;
         int r = 0;
 
@@ -83,7 +83,7 @@ int dpkg_status_parse(const char *data, size_t size, struct dpkg_package **ret, 
                                 r = -EINVAL;
                         if (r < 0)
                                 break;
-                        st = (struct stanza){ 0 };
+                        st = (struct stanza){0};
                 } else if (p[0] != ' ' && p[0] != '\t') {
                         const char *v;
                         size_t vl;

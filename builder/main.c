@@ -18,20 +18,22 @@
 #include "strv.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: kubeseed build -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR]\n"
-                "                      [--set key=value]... [--agent PATH] [--overlays DIR]\n"
-                "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
-                "\n"
-                "  -p, --profile FILE   image profile (images/*.yaml)\n"
-                "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
-                "  -o, --out DIR        output directory (default: out)\n"
-                "  -c, --cache DIR      stage cache (default: $KUBESEED_CACHE or ~/.cache/kubeseed)\n"
-                "  -s, --set KEY=VALUE  override a profile value (e.g. mirrors.main=http://...)\n"
-                "      --agent PATH     kubeseed-firstboot binary to install (default: beside this program)\n"
-                "      --overlays DIR   directory holding overlays/<name> (default: beside the profile's folder)\n"
-                "      --extra-overlay DIR  copy DIR into the image after the profile's overlays (repeatable)\n"
-                "  -v, --verbose        debug output\n");
+        fprintf(f, "Usage: kubeseed build -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR]\n"
+                   "                      [--set key=value]... [--agent PATH] [--overlays DIR]\n"
+                   "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
+                   "\n"
+                   "  -p, --profile FILE   image profile (images/*.yaml)\n"
+                   "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
+                   "  -o, --out DIR        output directory (default: out)\n"
+                   "  -c, --cache DIR      stage cache (default: $KUBESEED_CACHE or ~/.cache/kubeseed)\n"
+                   "  -s, --set KEY=VALUE  override a profile value (e.g. mirrors.main=http://...)\n"
+                   "      --agent PATH     kubeseed-firstboot binary to install (default: beside this "
+                   "program)\n"
+                   "      --overlays DIR   directory holding overlays/<name> (default: beside the profile's "
+                   "folder)\n"
+                   "      --extra-overlay DIR  copy DIR into the image after the profile's overlays "
+                   "(repeatable)\n"
+                   "  -v, --verbose        debug output\n");
 }
 
 static char *default_cache(void) {
@@ -109,12 +111,17 @@ int main(int argc, char **argv) {
         }
 
         static const struct option opts[] = {
-                { "profile", required_argument, NULL, 'p' }, { "arch", required_argument, NULL, 'a' },
-                { "out", required_argument, NULL, 'o' },     { "cache", required_argument, NULL, 'c' },
-                { "set", required_argument, NULL, 's' },     { "agent", required_argument, NULL, 'A' },
-                { "overlays", required_argument, NULL, 'O' }, { "verbose", no_argument, NULL, 'v' },
-                { "extra-overlay", required_argument, NULL, 'E' },
-                { "help", no_argument, NULL, 'h' },          { 0 },
+                {"profile", required_argument, NULL, 'p'},
+                {"arch", required_argument, NULL, 'a'},
+                {"out", required_argument, NULL, 'o'},
+                {"cache", required_argument, NULL, 'c'},
+                {"set", required_argument, NULL, 's'},
+                {"agent", required_argument, NULL, 'A'},
+                {"overlays", required_argument, NULL, 'O'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"extra-overlay", required_argument, NULL, 'E'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
         };
         const char *profile_path = NULL, *arch_name = NULL, *out = "out", *cache_arg = NULL;
         const char *agent_arg = NULL, *overlays_arg = NULL;
@@ -123,23 +130,41 @@ int main(int argc, char **argv) {
         optind = 2;
         while ((c = getopt_long(argc, argv, "p:a:o:c:s:vh", opts, NULL)) >= 0) {
                 switch (c) {
-                case 'p': profile_path = optarg; break;
-                case 'a': arch_name = optarg; break;
-                case 'o': out = optarg; break;
-                case 'c': cache_arg = optarg; break;
+                case 'p':
+                        profile_path = optarg;
+                        break;
+                case 'a':
+                        arch_name = optarg;
+                        break;
+                case 'o':
+                        out = optarg;
+                        break;
+                case 'c':
+                        cache_arg = optarg;
+                        break;
                 case 's':
                         if (strv_push(&sets, optarg) < 0)
                                 return log_oom(), 1;
                         break;
-                case 'A': agent_arg = optarg; break;
-                case 'O': overlays_arg = optarg; break;
+                case 'A':
+                        agent_arg = optarg;
+                        break;
+                case 'O':
+                        overlays_arg = optarg;
+                        break;
                 case 'E':
                         if (strv_push(&extra_overlays, optarg) < 0)
                                 return log_oom(), 1;
                         break;
-                case 'v': log_set_max_level(LOG_DEBUG); break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         }
         if (optind < argc) {
@@ -153,7 +178,8 @@ int main(int argc, char **argv) {
 
         const struct arch_info *arch = arch_name ? arch_lookup(arch_name) : arch_host();
         if (!arch) {
-                log_error("unknown architecture '%s' (expected amd64 or arm64)", arch_name ? arch_name : "(host)");
+                log_error("unknown architecture '%s' (expected amd64 or arm64)",
+                          arch_name ? arch_name : "(host)");
                 return 2;
         }
 
@@ -180,8 +206,14 @@ int main(int argc, char **argv) {
 
         log_info("building profile '%s' for %s into '%s' (cache '%s')", p->name, arch->debian, out, cache);
         struct build_options o = {
-                .profile = p, .arch = arch, .out_dir = out, .cache_dir = cache,
-                .overlays_dir = overlays, .extra_overlays = extra_overlays, .agent_path = agent, .source_date_epoch = source_date_epoch(),
+                .profile = p,
+                .arch = arch,
+                .out_dir = out,
+                .cache_dir = cache,
+                .overlays_dir = overlays,
+                .extra_overlays = extra_overlays,
+                .agent_path = agent,
+                .source_date_epoch = source_date_epoch(),
         };
         r = build_run(&o);
         return r < 0 ? 1 : 0;

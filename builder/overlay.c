@@ -70,9 +70,10 @@ static int copy_tree(const char *src, const char *dst) {
                 bool exists = lstat(t, &tst) == 0;
                 if (S_ISDIR(st.st_mode)) {
                         if (exists && !S_ISDIR(tst.st_mode))
-                                return log_error_errno(-ENOTDIR,
-                                                       "overlay: '%s' is a directory in the overlay but not in the image",
-                                                       t);
+                                return log_error_errno(
+                                        -ENOTDIR,
+                                        "overlay: '%s' is a directory in the overlay but not in the image",
+                                        t);
                         if (!exists && mkdir(t, 0755) < 0)
                                 return log_error_errno(-errno, "overlay: cannot create '%s': %m", t);
                         if (lchown(t, 0, 0) < 0 && geteuid() == 0)
@@ -87,7 +88,8 @@ static int copy_tree(const char *src, const char *dst) {
                                 return log_error_errno(-errno, "overlay: cannot read link '%s': %m", s);
                         target[l] = '\0';
                         if (exists && S_ISDIR(tst.st_mode))
-                                return log_error_errno(-EISDIR, "overlay: cannot replace directory '%s' by a symlink", t);
+                                return log_error_errno(
+                                        -EISDIR, "overlay: cannot replace directory '%s' by a symlink", t);
                         if (exists && unlink(t) < 0)
                                 return log_error_errno(-errno, "overlay: cannot replace '%s': %m", t);
                         if (symlink(target, t) < 0)
@@ -96,11 +98,13 @@ static int copy_tree(const char *src, const char *dst) {
                                 return log_error_errno(-errno, "overlay: cannot chown '%s': %m", t);
                 } else if (S_ISREG(st.st_mode)) {
                         if (exists && S_ISDIR(tst.st_mode))
-                                return log_error_errno(-EISDIR, "overlay: cannot replace directory '%s' by a file", t);
+                                return log_error_errno(
+                                        -EISDIR, "overlay: cannot replace directory '%s' by a file", t);
                         r = copy_regular(s, t, st.st_mode);
                 } else
                         return log_error_errno(-EBADF,
-                                               "overlay: '%s' is not a file, directory or symlink; overlays may hold only those",
+                                               "overlay: '%s' is not a file, directory or symlink; overlays "
+                                               "may hold only those",
                                                s);
                 if (r < 0)
                         return r;

@@ -22,9 +22,9 @@ struct profile_registry_mirror {
 };
 
 struct profile_kubernetes {
-        char *version;        /* "v1.31.1", or NULL when the profile has no kubernetes key */
-        char *release_url;    /* base URL of release binaries */
-        char *source;         /* "dir:/path" or NULL */
+        char *version;     /* "v1.31.1", or NULL when the profile has no kubernetes key */
+        char *release_url; /* base URL of release binaries */
+        char *source;      /* "dir:/path" or NULL */
         char *crictl_version;
         char *crictl_url;
         char *cni_version;
@@ -73,8 +73,7 @@ int profile_parse(const char *filename, const char *data, size_t size, char *con
                   struct profile **ret, char **ret_error);
 
 /* Read and parse `path` (size-limited). */
-int profile_load(const char *path, char *const *overrides, struct profile **ret,
-                 char **ret_error);
+int profile_load(const char *path, char *const *overrides, struct profile **ret, char **ret_error);
 
 void profile_free(struct profile *p);
 static inline void profile_freep(struct profile **p) {

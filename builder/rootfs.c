@@ -16,11 +16,25 @@
 #include "strv.h"
 
 const char *const rootfs_base_packages[] = {
-        "systemd", "systemd-sysv", "udev", "dbus", "kmod", "initramfs-tools", "e2fsprogs",
-        "iproute2", "ca-certificates", "containerd", "runc", "systemd-boot-efi",
+        "systemd",
+        "systemd-sysv",
+        "udev",
+        "dbus",
+        "kmod",
+        "initramfs-tools",
+        "e2fsprogs",
+        "iproute2",
+        "ca-certificates",
+        "containerd",
+        "runc",
+        "systemd-boot-efi",
         /* The agent's shared libraries (same names in Debian 12 and Ubuntu
          * 24.04 through their t64 Provides). */
-        "libyaml-0-2", "libcurl4", "libarchive13", "libssl3", "libblkid1",
+        "libyaml-0-2",
+        "libcurl4",
+        "libarchive13",
+        "libssl3",
+        "libblkid1",
         NULL,
 };
 
@@ -59,7 +73,8 @@ int rootfs_sources(const struct profile *p, char ***ret) {
                 return -ENOMEM;
         if (strv_pushf(&v, "deb %s %s %s", p->mirror_main, p->suite, comps) < 0)
                 return -ENOMEM;
-        if (p->mirror_updates && strv_pushf(&v, "deb %s %s-updates %s", p->mirror_updates, p->suite, comps) < 0)
+        if (p->mirror_updates &&
+            strv_pushf(&v, "deb %s %s-updates %s", p->mirror_updates, p->suite, comps) < 0)
                 return -ENOMEM;
         if (p->mirror_security &&
             strv_pushf(&v, "deb %s %s-security %s", p->mirror_security, p->suite, comps) < 0)
@@ -75,7 +90,8 @@ char *rootfs_initramfs_modules(const struct profile *p) {
         char *s = malloc(n);
         if (!s)
                 return NULL;
-        int off = snprintf(s, n, "# Written by kubeseed: the modules the initramfs needs to find the root disk.\n");
+        int off = snprintf(
+                s, n, "# Written by kubeseed: the modules the initramfs needs to find the root disk.\n");
         for (char **i = p->initramfs_modules; i && *i; i++)
                 off += snprintf(s + off, n - (size_t) off, "%s\n", *i);
         return s;
@@ -93,7 +109,8 @@ int rootfs_mmdebstrap_argv(const struct profile *p, const struct arch_info *a, c
         _cleanup_free_ char *include = strv_join(pkgs, ",");
         if (!include)
                 return -ENOMEM;
-        if (strv_push(&argv, "mmdebstrap") < 0 || strv_push(&argv, "--variant=minbase") < 0 || strv_push(&argv, "--format=tar") < 0 ||
+        if (strv_push(&argv, "mmdebstrap") < 0 || strv_push(&argv, "--variant=minbase") < 0 ||
+            strv_push(&argv, "--format=tar") < 0 ||
             strv_pushf(&argv, "--mode=%s", geteuid() == 0 ? "root" : "unshare") < 0 ||
             strv_pushf(&argv, "--architectures=%s", a->debian) < 0 ||
             strv_pushf(&argv, "--keyring=%s", p->keyring) < 0 ||
@@ -107,8 +124,8 @@ int rootfs_mmdebstrap_argv(const struct profile *p, const struct arch_info *a, c
             strv_push(&argv, "--aptopt=APT::Install-Recommends \"false\"") < 0 ||
             /* The initramfs configuration must be in place before the kernel
              * package's postinst builds the initramfs. */
-            strv_pushf(&argv, "--setup-hook=sync-in %s /", hookdir) < 0 ||
-            strv_push(&argv, p->suite) < 0 || strv_push(&argv, output) < 0)
+            strv_pushf(&argv, "--setup-hook=sync-in %s /", hookdir) < 0 || strv_push(&argv, p->suite) < 0 ||
+            strv_push(&argv, output) < 0)
                 return -ENOMEM;
         for (char **s = sources; *s; s++)
                 if (strv_push(&argv, *s) < 0)
@@ -160,8 +177,8 @@ static int write_hook_files(const char *hookdir, const struct profile *p) {
         return write_file_atomic(conf_path, conf, strlen(conf), 0644);
 }
 
-int rootfs_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir,
-                 char **ret_tar, char ret_key[SHA256_HEX_LEN + 1], int *ret_cached) {
+int rootfs_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir, char **ret_tar,
+                 char ret_key[SHA256_HEX_LEN + 1], int *ret_cached) {
         struct stat st;
         if (stat(p->keyring, &st) < 0)
                 return log_error_errno(-errno,
@@ -184,8 +201,7 @@ int rootfs_stage(const struct profile *p, const struct arch_info *a, const char 
         _cleanup_free_ char *dir = NULL, *tar = NULL, *tmp = NULL, *hookdir = NULL;
         if (asprintf(&dir, "%s/rootfs", cache_dir) < 0 ||
             asprintf(&tar, "%s/%s-%s-%s.tar", dir, p->name, a->debian, ret_key) < 0 ||
-            asprintf(&tmp, "%s.partial", tar) < 0 ||
-            asprintf(&hookdir, "%s/hooks-%s", dir, ret_key) < 0)
+            asprintf(&tmp, "%s.partial", tar) < 0 || asprintf(&hookdir, "%s/hooks-%s", dir, ret_key) < 0)
                 return log_oom();
         r = mkdir_p(dir, 0755);
         if (r < 0)
@@ -213,11 +229,11 @@ int rootfs_stage(const struct profile *p, const struct arch_info *a, const char 
         r = rootfs_mmdebstrap_argv(p, a, hookdir, tmp, &argv);
         if (r < 0)
                 return log_oom();
-        log_info("rootfs: mmdebstrap %s %s for %s (not cached: key %.12s)", p->distro, p->suite,
-                 a->debian, ret_key);
-        struct proc_result res = { 0 };
-        struct proc_opts opts = { .timeout_sec = 3600, .stdout_fd = -1, .stdout_to_stderr = true,
-                                  .passthrough_stderr = true };
+        log_info("rootfs: mmdebstrap %s %s for %s (not cached: key %.12s)", p->distro, p->suite, a->debian,
+                 ret_key);
+        struct proc_result res = {0};
+        struct proc_opts opts = {
+                .timeout_sec = 3600, .stdout_fd = -1, .stdout_to_stderr = true, .passthrough_stderr = true};
         r = proc_ops->run(argv, &opts, &res);
         if (r < 0) {
                 proc_log_failure(r, "rootfs: mmdebstrap failed", argv, &res);

@@ -34,5 +34,5 @@ int rootfs_key_inputs(struct stagekey *k, const struct profile *p, const struct 
 
 /* Runs the stage: returns the path of the cached tarball in *ret_tar (builds
  * it when absent). *ret_cached tells whether mmdebstrap was skipped. */
-int rootfs_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir,
-                 char **ret_tar, char ret_key[SHA256_HEX_LEN + 1], int *ret_cached);
+int rootfs_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir, char **ret_tar,
+                 char ret_key[SHA256_HEX_LEN + 1], int *ret_cached);

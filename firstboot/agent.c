@@ -98,7 +98,8 @@ int agent_parse_args(int argc, char **argv, struct agent_options *ret) {
                         unsigned long v = strtoul(optarg, &end, 10);
                         if (errno || end == optarg || *end || v == 0 || v > 24UL * 3600) {
                                 log_error("%s: expected a number of seconds from 1 to 86400, not '%s'",
-                                          c == ARG_KUBEADM_TIMEOUT ? "--kubeadm-timeout" : "--api-wait-timeout",
+                                          c == ARG_KUBEADM_TIMEOUT ? "--kubeadm-timeout"
+                                                                   : "--api-wait-timeout",
                                           optarg);
                                 return -EINVAL;
                         }
@@ -157,7 +158,6 @@ static uint64_t now_real(void) {
         return t > 0 ? (uint64_t) t : 1;
 }
 
-
 /* The line the QEMU harness waits for. Written directly (not through log_*,
  * whose --debug suffix would change it), on one line whatever the reason holds. */
 static void print_finished(int console_fd, const char *reason) {
@@ -200,7 +200,8 @@ static int run_step(struct agent_ctx *c, struct state *s, const char *name, char
                 r = save_state(c, s, ret_reason);
         if (r < 0)
                 return r;
-        log_info("Step %s: %s", name, c->resuming ? "resuming (the last attempt did not finish)" : "running");
+        log_info("Step %s: %s", name,
+                 c->resuming ? "resuming (the last attempt did not finish)" : "running");
 
         _cleanup_free_ char *detail = NULL, *reason = NULL;
         r = fn(c, &detail, &reason);
@@ -240,7 +241,8 @@ static int write_done_marker(const char *root, uint64_t now) {
 static int check_instance(struct agent_ctx *c, struct state **s, const char *previous, char **ret_reason) {
         int r = sources_instance_changed(c->o->root, c->cfg.instance_id);
         if (r == 1) {
-                log_warning("New instance: the instance-id is now %s; starting from a fresh state (the previous one "
+                log_warning("New instance: the instance-id is now %s; starting from a fresh state (the "
+                            "previous one "
                             "is kept as %s.previous)",
                             c->cfg.instance_id, STATE_PATH);
                 /* The state as it was before this boot touched it. */
@@ -282,9 +284,9 @@ static void apply_power_state(struct agent_ctx *c) {
         }
         /* --no-block: this unit is still running; systemd does the rest once
          * it has finished. */
-        char *argv[] = { "systemctl", "--no-block", (char *) verb, NULL };
-        struct proc_result res = { 0 };
-        struct proc_opts opts = { .timeout_sec = 30, .stdout_fd = -1 };
+        char *argv[] = {"systemctl", "--no-block", (char *) verb, NULL};
+        struct proc_result res = {0};
+        struct proc_opts opts = {.timeout_sec = 30, .stdout_fd = -1};
         int r = proc_ops->run(argv, &opts, &res);
         if (r < 0)
                 proc_log_failure(r, "power_state", argv, &res);
@@ -345,10 +347,11 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         const char *const *plan = plan_for_role(c->cfg.role);
         const char *foreign = plan_foreign_step(plan, s);
         if (foreign) {
-                _cleanup_free_ char *why = strdupf("the state file records step '%s', which a %s does not run: "
-                                                   "the node's role changed since its first boot (reset the node "
-                                                   "to change its role)",
-                                                   foreign, node_role_to_string(c->cfg.role));
+                _cleanup_free_ char *why =
+                        strdupf("the state file records step '%s', which a %s does not run: "
+                                "the node's role changed since its first boot (reset the node "
+                                "to change its role)",
+                                foreign, node_role_to_string(c->cfg.role));
                 if (!why)
                         return -ENOMEM;
                 /* Recorded, so that `status` shows it too. */

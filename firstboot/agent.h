@@ -18,12 +18,12 @@ enum agent_verb { AGENT_RUN, AGENT_STATUS };
 
 struct agent_options {
         enum agent_verb verb;
-        const char *root;     /* --root: NULL or "/" is the real root */
-        const char *seed_dir; /* --seed-dir: read this directory instead of a volume */
-        const char *console;  /* --console: extra log sink; default /dev/console unless --root */
-        bool json;            /* status --json */
-        const char *imds_url; /* --imds-url: EC2-style metadata service base URL */
-        const char *cmdline;  /* kernel command line to use instead of /proc/cmdline (tests) */
+        const char *root;              /* --root: NULL or "/" is the real root */
+        const char *seed_dir;          /* --seed-dir: read this directory instead of a volume */
+        const char *console;           /* --console: extra log sink; default /dev/console unless --root */
+        bool json;                     /* status --json */
+        const char *imds_url;          /* --imds-url: EC2-style metadata service base URL */
+        const char *cmdline;           /* kernel command line to use instead of /proc/cmdline (tests) */
         unsigned kubeadm_timeout_sec;  /* --kubeadm-timeout; default 1800 */
         unsigned api_wait_timeout_sec; /* --api-wait-timeout; default 1800 */
         bool debug;

@@ -3,7 +3,6 @@
 
 #include <stddef.h>
 
-
 /* Machine facts the agent records for people and later steps:
  * FACTS_PATH below the root prefix, written atomically, mode 0644 (no secrets:
  * user-data is described by its size only).

@@ -10,8 +10,8 @@ static const char *const plan_control_plane[] = {
         STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT, NULL,
 };
 static const char *const plan_worker[] = {
-        STEP_METADATA, STEP_REPORT, STEP_HOSTNAME, STEP_IMAGES, STEP_WAIT_API, STEP_KUBEADM_CONFIG,
-        STEP_KUBEADM_JOIN, NULL,
+        STEP_METADATA, STEP_REPORT,         STEP_HOSTNAME,     STEP_IMAGES,
+        STEP_WAIT_API, STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, NULL,
 };
 
 const char *const *plan_for_role(enum node_role role) {

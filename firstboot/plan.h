@@ -10,16 +10,16 @@
 /* The first-boot plan: which steps a node of a given role runs, in order,
  * and — from the state file — which one comes next. Pure: no I/O. */
 
-#define STEP_METADATA "metadata"        /* every boot: find, read and validate the metadata */
-#define STEP_REPORT "report"            /* machine facts */
+#define STEP_METADATA "metadata" /* every boot: find, read and validate the metadata */
+#define STEP_REPORT "report"     /* machine facts */
 #define STEP_HOSTNAME "hostname"
-#define STEP_IMAGES "images"            /* import preloaded OCI archives into containerd */
-#define STEP_CA "ca"                    /* control-plane: the pre-provisioned CA */
+#define STEP_IMAGES "images" /* import preloaded OCI archives into containerd */
+#define STEP_CA "ca"         /* control-plane: the pre-provisioned CA */
 #define STEP_KUBEADM_CONFIG "kubeadm-config"
 #define STEP_KUBEADM_INIT "kubeadm-init"
-#define STEP_KUBECONFIG "kubeconfig"    /* /root/.kube/config */
+#define STEP_KUBECONFIG "kubeconfig" /* /root/.kube/config */
 #define STEP_UNTAINT "untaint"
-#define STEP_WAIT_API "wait-api"        /* worker, control-plane-join: the API answers, CA pinned */
+#define STEP_WAIT_API "wait-api" /* worker, control-plane-join: the API answers, CA pinned */
 #define STEP_KUBEADM_JOIN "kubeadm-join"
 
 /* NULL-terminated list of step names for the role (static storage). */

@@ -23,7 +23,6 @@
 #include "proc.h"
 #include "strv.h"
 
-
 static bool real_root(const struct agent_ctx *c) {
         const char *r = c->o->root;
         return !r || !*r || streq(r, "/");
@@ -64,10 +63,11 @@ static void secrets_of(const struct agent_ctx *c, const char *out[4]) {
 
 /* Runs a program; on failure *ret_reason gets "<what> failed (...): <last
  * lines of stderr, secrets redacted>". */
-static int run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec, struct proc_result *keep,
-               char **ret_reason) {
-        struct proc_result res = { 0 };
-        struct proc_opts opts = { .timeout_sec = timeout_sec, .stdout_fd = -1, .capture_stdout = keep != NULL };
+static int run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
+               struct proc_result *keep, char **ret_reason) {
+        struct proc_result res = {0};
+        struct proc_opts opts = {
+                .timeout_sec = timeout_sec, .stdout_fd = -1, .capture_stdout = keep != NULL};
         _cleanup_free_ char *line = argv_to_string(argv);
         log_info("Running %s", line ? line : argv[0]);
         int r = proc_ops->run(argv, &opts, &res);
@@ -344,7 +344,8 @@ static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason
                         else {
                                 /* Importing again is harmless: a resumed step
                                  * simply redoes every archive. */
-                                char *argv[] = { "ctr", "--namespace", "k8s.io", "images", "import", file, NULL };
+                                char *argv[] = {"ctr",    "--namespace", "k8s.io", "images",
+                                                "import", file,          NULL};
                                 _cleanup_free_ char *what = strdupf("importing %s", names[i]->d_name);
                                 r = what ? run(c, what, argv, 1800, NULL, ret_reason) : -ENOMEM;
                                 if (r >= 0)
@@ -391,7 +392,8 @@ static int step_kubeconfig(struct agent_ctx *c, char **ret_detail, char **ret_re
                 return -ENOMEM;
         int r = read_file_full(src, 1 << 20, &data, &size);
         if (r < 0) {
-                *ret_reason = strdupf("cannot read %s (did kubeadm init write it?): %s", ADMIN_CONF, strerror(-r));
+                *ret_reason =
+                        strdupf("cannot read %s (did kubeadm init write it?): %s", ADMIN_CONF, strerror(-r));
                 return r;
         }
         r = put_file(c, "/root/.kube/config", data, size, 0600, 0700, ret_reason);
@@ -432,7 +434,7 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                         .max_response = 65536,
                         .pinned_ca_hashes = (const char *const *) c->cfg.ca_cert_hashes,
                 };
-                struct http_response res = { 0 };
+                struct http_response res = {0};
                 int r = http_ops->perform(&req, &res);
                 if (r >= 0 && res.status == 200) {
                         http_response_done(&res);
@@ -441,13 +443,15 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                         return *ret_detail ? 0 : -ENOMEM;
                 }
                 if (r < 0 && res.pin_mismatch) {
-                        *ret_reason = strdupf("%s is not signed by the pinned CA %s: refusing to join (%s)", url,
-                                              c->cfg.ca_cert_hashes[0], res.error ? res.error : "pin mismatch");
+                        *ret_reason =
+                                strdupf("%s is not signed by the pinned CA %s: refusing to join (%s)", url,
+                                        c->cfg.ca_cert_hashes[0], res.error ? res.error : "pin mismatch");
                         http_response_done(&res);
                         return -EPERM;
                 }
                 free(last);
-                last = r < 0 ? strdupf("%s", res.error ? res.error : strerror(-r)) : strdupf("HTTP %ld", res.status);
+                last = r < 0 ? strdupf("%s", res.error ? res.error : strerror(-r))
+                             : strdupf("HTTP %ld", res.status);
                 http_response_done(&res);
                 if (c->now() - start >= deadline_s) {
                         *ret_reason = strdupf("%s did not answer within %u s (last: %s)", url, deadline_s,
@@ -466,8 +470,8 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
 static int kubeadm_version(struct agent_ctx *c, char **ret_reason) {
         if (c->kubeadm_version)
                 return 0;
-        char *argv[] = { "kubeadm", "version", "-o", "short", NULL };
-        struct proc_result res = { 0 };
+        char *argv[] = {"kubeadm", "version", "-o", "short", NULL};
+        struct proc_result res = {0};
         int r = run(c, "kubeadm version", argv, 60, &res, ret_reason);
         if (r < 0)
                 return r;
@@ -497,9 +501,9 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
                 return r;
         const struct nodeconfig *cfg = &c->cfg;
         for (size_t i = 0; i < cfg->n_taints && i < NODECONFIG_LIST_MAX; i++)
-                taints[i] = (struct kubeadm_taint){ .key = cfg->taints[i].key,
-                                                    .value = cfg->taints[i].value,
-                                                    .effect = cfg->taints[i].effect };
+                taints[i] = (struct kubeadm_taint){.key = cfg->taints[i].key,
+                                                   .value = cfg->taints[i].value,
+                                                   .effect = cfg->taints[i].effect};
         *kc = (struct kubeadm_config){
                 /* The metadata may name the cluster's version; kubeadm must
                  * speak its own API whatever it deploys. */
@@ -535,7 +539,8 @@ static int step_kubeadm_config(struct agent_ctx *c, char **ret_detail, char **re
         r = c->cfg.role == NODE_ROLE_CONTROL_PLANE ? kubeadm_render_init(&kc, &text, &size, &err)
                                                    : kubeadm_render_join(&kc, &text, &size, &err);
         if (r < 0) {
-                *ret_reason = err ? TAKE_PTR(err) : strdupf("cannot render the kubeadm configuration: %s", strerror(-r));
+                *ret_reason = err ? TAKE_PTR(err)
+                                  : strdupf("cannot render the kubeadm configuration: %s", strerror(-r));
                 return r;
         }
         /* It holds the token (and certificate key): 0600, and outside
@@ -547,8 +552,8 @@ static int step_kubeadm_config(struct agent_ctx *c, char **ret_detail, char **re
         enum kubeadm_api api;
         if (kubeadm_api_version(kc.kubernetes_version, &api, NULL) < 0)
                 api = 0;
-        *ret_detail = strdupf("%s (%s, kubeadm %s) in %s", kubeadm_api_string(api) ?: "?", kc.kubernetes_version,
-                              c->kubeadm_version, KUBEADM_CONFIG_PATH);
+        *ret_detail = strdupf("%s (%s, kubeadm %s) in %s", kubeadm_api_string(api) ?: "?",
+                              kc.kubernetes_version, c->kubeadm_version, KUBEADM_CONFIG_PATH);
         return *ret_detail ? 0 : -ENOMEM;
 }
 
@@ -585,14 +590,18 @@ static int run_kubeadm(struct agent_ctx *c, bool init, char **ret_detail, char *
                         return r;
         }
         _cleanup_strv_free_ char **argv = NULL;
-        r = init ? kubeadm_init_argv(&kc, KUBEADM_CONFIG_PATH, &argv) : kubeadm_join_argv(&kc, KUBEADM_CONFIG_PATH, &argv);
+        r = init ? kubeadm_init_argv(&kc, KUBEADM_CONFIG_PATH, &argv)
+                 : kubeadm_join_argv(&kc, KUBEADM_CONFIG_PATH, &argv);
         if (r < 0)
                 return -ENOMEM;
-        const char *what = init ? "kubeadm init" : kc.control_plane ? "kubeadm join (control plane)" : "kubeadm join";
+        const char *what = init               ? "kubeadm init"
+                           : kc.control_plane ? "kubeadm join (control plane)"
+                                              : "kubeadm join";
         r = run(c, what, argv, kubeadm_timeout(c), NULL, ret_reason);
         if (r < 0)
                 return r;
-        *ret_detail = init ? strdupf("control plane %s initialised (Kubernetes %s)", c->node_name, kc.kubernetes_version)
+        *ret_detail = init ? strdupf("control plane %s initialised (Kubernetes %s)", c->node_name,
+                                     kc.kubernetes_version)
                            : strdupf("%s joined %s%s", c->node_name, c->cfg.endpoint,
                                      kc.control_plane ? " as a control plane" : "");
         return *ret_detail ? 0 : -ENOMEM;
@@ -639,8 +648,8 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                 /* The API server may still be settling: bounded retries. A
                  * taint that is not there is what we want. */
                 for (unsigned attempt = 1;; attempt++) {
-                        struct proc_result res = { 0 };
-                        struct proc_opts opts = { .timeout_sec = 60, .stdout_fd = -1 };
+                        struct proc_result res = {0};
+                        struct proc_opts opts = {.timeout_sec = 60, .stdout_fd = -1};
                         r = proc_ops->run(argv, &opts, &res);
                         bool absent = r < 0 && res.err_tail && strstr(res.err_tail, absent_msg);
                         if (r >= 0 || absent) {
@@ -649,7 +658,8 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                         }
                         if (attempt >= 10) {
                                 proc_log_failure(r, "untaint", argv, &res);
-                                *ret_reason = strdupf("kubectl taint %s %s- failed %u times", c->node_name, *key, attempt);
+                                *ret_reason = strdupf("kubectl taint %s %s- failed %u times", c->node_name,
+                                                      *key, attempt);
                                 proc_result_done(&res);
                                 return r;
                         }
@@ -667,17 +677,17 @@ static const struct {
         const char *name;
         step_fn fn;
 } steps[] = {
-        { STEP_METADATA, step_metadata },
-        { STEP_REPORT, step_report },
-        { STEP_HOSTNAME, step_hostname },
-        { STEP_IMAGES, step_images },
-        { STEP_CA, step_ca },
-        { STEP_KUBECONFIG, step_kubeconfig },
-        { STEP_WAIT_API, step_wait_api },
-        { STEP_KUBEADM_CONFIG, step_kubeadm_config },
-        { STEP_KUBEADM_INIT, step_kubeadm_init },
-        { STEP_KUBEADM_JOIN, step_kubeadm_join },
-        { STEP_UNTAINT, step_untaint },
+        {STEP_METADATA, step_metadata},
+        {STEP_REPORT, step_report},
+        {STEP_HOSTNAME, step_hostname},
+        {STEP_IMAGES, step_images},
+        {STEP_CA, step_ca},
+        {STEP_KUBECONFIG, step_kubeconfig},
+        {STEP_WAIT_API, step_wait_api},
+        {STEP_KUBEADM_CONFIG, step_kubeadm_config},
+        {STEP_KUBEADM_INIT, step_kubeadm_init},
+        {STEP_KUBEADM_JOIN, step_kubeadm_join},
+        {STEP_UNTAINT, step_untaint},
 };
 
 step_fn step_lookup(const char *name) {

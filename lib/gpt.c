@@ -11,6 +11,7 @@
 
 #include "arch.h"
 #include "macro.h"
+#include "strv.h"
 
 /* On-disk offsets, UEFI 2.10 §5.3.2 (header) and §5.3.3 (entry). */
 enum {
@@ -60,7 +61,7 @@ static void put_le64(uint8_t *p, uint64_t v) {
 /* Text order (the bytes as the string spells them) <-> disk order. The swap
  * is its own inverse. */
 static void guid_swap_order(const uint8_t in[16], uint8_t out[16]) {
-        static const uint8_t map[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+        static const uint8_t map[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
         for (unsigned i = 0; i < 16; i++)
                 out[i] = in[map[i]];
 }
@@ -81,16 +82,6 @@ char *gpt_guid_to_string(const struct gpt_guid *g, bool uppercase, char out[GPT_
         return out;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -EINVAL;
-}
-
 int gpt_guid_from_string(const char *s, struct gpt_guid *ret) {
         uint8_t t[16];
         size_t k = 0;
@@ -103,10 +94,10 @@ int gpt_guid_from_string(const char *s, struct gpt_guid *ret) {
                                 return -EINVAL;
                         continue;
                 }
-                int hi = unhex(s[i]);
+                int hi = unhexchar(s[i]);
                 if (hi < 0)
                         return -EINVAL;
-                int lo = unhex(s[++i]); /* s[i] was a hex digit, so s[i+1] is in bounds */
+                int lo = unhexchar(s[++i]); /* s[i] was a hex digit, so s[i+1] is in bounds */
                 if (lo < 0)
                         return -EINVAL;
                 t[k++] = (uint8_t) (hi << 4 | lo);
@@ -142,10 +133,9 @@ int gpt_guid_derive(const uint8_t seed[32], const char *label, struct gpt_guid *
         ctx = EVP_MD_CTX_new();
         if (!ctx)
                 return -ENOMEM;
-        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-            EVP_DigestUpdate(ctx, seed, 32) != 1 ||
-            EVP_DigestUpdate(ctx, label, strlen(label)) != 1 ||
-            EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)
+        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(ctx, seed, 32) != 1 ||
+            EVP_DigestUpdate(ctx, label, strlen(label)) != 1 || EVP_DigestFinal_ex(ctx, md, &md_len) != 1 ||
+            md_len != 32)
                 return -EIO;
 
         /* RFC 9562 §5.4: version 4 in the high nibble of byte 6, variant 10b
@@ -165,9 +155,8 @@ static int round_up_align(uint64_t v, uint64_t *ret) {
         return 0;
 }
 
-static int make_partition(const char *type, const char *name, const uint8_t seed[32],
-                          const char *label, uint64_t offset, uint64_t size,
-                          struct gpt_partition *ret) {
+static int make_partition(const char *type, const char *name, const uint8_t seed[32], const char *label,
+                          uint64_t offset, uint64_t size, struct gpt_partition *ret) {
         struct gpt_partition p = {
                 .first_lba = offset / GPT_SECTOR_SIZE,
                 .last_lba = (offset + size) / GPT_SECTOR_SIZE - 1,
@@ -249,8 +238,7 @@ int gpt_layout_verify(const struct gpt_layout *l) {
 
                 if (guid_is_null(&p->type) || guid_is_null(&p->uuid))
                         return -EINVAL;
-                if (p->first_lba < first_usable || p->last_lba < p->first_lba ||
-                    p->last_lba > last_usable)
+                if (p->first_lba < first_usable || p->last_lba < p->first_lba || p->last_lba > last_usable)
                         return -EINVAL;
                 if (n > GPT_NAME_MAX)
                         return -EINVAL;
@@ -284,8 +272,8 @@ static void render_entries(const struct gpt_layout *l, uint8_t *entries) {
         }
 }
 
-static void render_header(const struct gpt_layout *l, uint8_t *h, uint64_t my_lba,
-                          uint64_t alternate_lba, uint64_t entries_lba, uint32_t entries_crc) {
+static void render_header(const struct gpt_layout *l, uint8_t *h, uint64_t my_lba, uint64_t alternate_lba,
+                          uint64_t entries_lba, uint32_t entries_crc) {
         uint64_t sectors = disk_sectors(l);
 
         memcpy(h + HDR_SIGNATURE, "EFI PART", 8);
@@ -311,8 +299,8 @@ static void render_pmbr(const struct gpt_layout *l, uint8_t *mbr) {
 
         /* One partition of type 0xEE from LBA 1 to the end of the disk, or as
          * far as 32 bits reach (UEFI 2.10 §5.2.3); CHS as libfdisk writes it. */
-        static const uint8_t chs_first[3] = { 0x00, 0x02, 0x00 }; /* LBA 1 */
-        static const uint8_t chs_last[3] = { 0xFF, 0xFF, 0xFF };  /* beyond CHS */
+        static const uint8_t chs_first[3] = {0x00, 0x02, 0x00}; /* LBA 1 */
+        static const uint8_t chs_last[3] = {0xFF, 0xFF, 0xFF};  /* beyond CHS */
 
         e[0] = 0x00; /* not bootable */
         memcpy(e + 1, chs_first, 3);
@@ -324,8 +312,8 @@ static void render_pmbr(const struct gpt_layout *l, uint8_t *mbr) {
         mbr[MBR_SIGNATURE + 1] = 0xAA;
 }
 
-int gpt_render(const struct gpt_layout *l, uint8_t **ret_head, size_t *ret_head_size,
-               uint8_t **ret_tail, size_t *ret_tail_size) {
+int gpt_render(const struct gpt_layout *l, uint8_t **ret_head, size_t *ret_head_size, uint8_t **ret_tail,
+               size_t *ret_tail_size) {
         _cleanup_free_ uint8_t *head = NULL, *tail = NULL;
         uint64_t last_lba;
         uint32_t entries_crc;

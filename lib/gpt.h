@@ -85,8 +85,8 @@ int gpt_layout_verify(const struct gpt_layout *l);
  * the entry array copy, then the backup header in the last LBA. Both are
  * malloc()ed; on failure nothing is returned. 0, -EINVAL (see
  * gpt_layout_verify), -ENOMEM. */
-int gpt_render(const struct gpt_layout *l, uint8_t **ret_head, size_t *ret_head_size,
-               uint8_t **ret_tail, size_t *ret_tail_size);
+int gpt_render(const struct gpt_layout *l, uint8_t **ret_head, size_t *ret_head_size, uint8_t **ret_tail,
+               size_t *ret_tail_size);
 
 /* Writes the rendered table into a regular file: the head at offset 0, the
  * tail at disk_bytes - GPT_TAIL_BYTES. A shorter file is extended (sparsely)

@@ -165,8 +165,9 @@ static bool has_header(const char *const *headers, const char *name) {
         return false;
 }
 
-static int map_curl_error(CURL *c, CURLcode code, const struct sink *sink, const struct pin_ctx *pc) {
-        switch (code) {
+int http_curl_errno(void *curl, int curl_code) {
+        CURL *c = curl;
+        switch ((CURLcode) curl_code) {
         case CURLE_OK:
                 return 0;
         case CURLE_OPERATION_TIMEDOUT:
@@ -183,8 +184,6 @@ static int map_curl_error(CURL *c, CURLcode code, const struct sink *sink, const
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 return -EHOSTUNREACH;
-        case CURLE_WRITE_ERROR:
-                return sink->too_big ? -EFBIG : -ENOMEM;
         case CURLE_FILESIZE_EXCEEDED:
                 return -EFBIG;
         case CURLE_OUT_OF_MEMORY:
@@ -208,10 +207,19 @@ static int map_curl_error(CURL *c, CURLcode code, const struct sink *sink, const
         case CURLE_USE_SSL_FAILED:
                 return -EPERM;
         default:
-                /* A pin refusal surfaces as whatever the TLS layer made of
-                 * the failed handshake (usually CURLE_SSL_CONNECT_ERROR). */
-                return pc->refused ? -EPERM : -EIO;
+                return -EIO;
         }
+}
+
+static int map_curl_error(CURL *c, CURLcode code, const struct sink *sink, const struct pin_ctx *pc) {
+        if (code == CURLE_WRITE_ERROR)
+                return sink->too_big ? -EFBIG : -ENOMEM;
+        int r = http_curl_errno(c, code);
+        /* A pin refusal surfaces as whatever the TLS layer made of the
+         * failed handshake (usually CURLE_SSL_CONNECT_ERROR). */
+        if (r == -EIO && pc->refused)
+                return -EPERM;
+        return r;
 }
 
 static void set_error(struct http_response *ret, const char *what, CURLcode rc) {

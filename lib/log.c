@@ -69,11 +69,15 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         int n;
         if (max_level >= LOG_DEBUG)
                 n = snprintf(buf, sizeof buf, "%s: %s%s (%s:%d)\n", ident,
-                             level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "",
+                             level <= LOG_ERR       ? "error: "
+                             : level == LOG_WARNING ? "warning: "
+                                                    : "",
                              msg, file, line);
         else
                 n = snprintf(buf, sizeof buf, "%s: %s%s\n", ident,
-                             level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "",
+                             level <= LOG_ERR       ? "error: "
+                             : level == LOG_WARNING ? "warning: "
+                                                    : "",
                              msg);
         if (n < 0)
                 return -abs_error;

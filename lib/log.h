@@ -20,11 +20,9 @@ void log_set_extra_fd(int fd);
 
 /* Logs and returns -abs(error) (or 0 when error is 0), so callers can write
  * `return log_error_errno(r, "...: %m")`. "%m" expands to strerror(abs(error)). */
-int log_internal(int level, int error, const char *file, int line, const char *fmt, ...)
-        _printf_(5, 6);
+int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 
-#define log_full_errno(level, error, ...)                                                          \
-        log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
+#define log_full_errno(level, error, ...) log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
 #define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, (error), __VA_ARGS__)

@@ -18,7 +18,7 @@
 
 #define ERR_TAIL_MAX 4096
 
-const struct proc_ops proc_ops_real = { .run = proc_run };
+const struct proc_ops proc_ops_real = {.run = proc_run};
 const struct proc_ops *proc_ops = &proc_ops_real;
 
 void proc_result_done(struct proc_result *r) {
@@ -56,8 +56,7 @@ static void tail_add(struct tail *t, const char *p, size_t n) {
         t->len += n;
 }
 
-static _Noreturn void child_exec(char *const argv[], const struct proc_opts *o, int err_w,
-                                 int out_w) {
+static _Noreturn void child_exec(char *const argv[], const struct proc_opts *o, int err_w, int out_w) {
         /* Own process group, so a timeout kills grandchildren too. */
         (void) setpgid(0, 0);
         sigset_t none;
@@ -93,13 +92,28 @@ static _Noreturn void child_exec(char *const argv[], const struct proc_opts *o, 
         _exit(errno == ENOENT ? 127 : 126);
 }
 
+/* The timeout: SIGTERM to the whole group at the deadline, SIGKILL once the
+ * grace period after it has passed. */
+static void escalate(pid_t pid, uint64_t now, unsigned grace, uint64_t *deadline, uint64_t *kill_at,
+                     bool *timed_out) {
+        if (*deadline && !*timed_out && now >= *deadline) {
+                *timed_out = true;
+                (void) kill(-pid, SIGTERM);
+                *kill_at = now + (uint64_t) grace * 1000;
+        } else if (*kill_at && now >= *kill_at) {
+                (void) kill(-pid, SIGKILL);
+                *kill_at = 0;
+                *deadline = 0;
+        }
+}
+
 int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *ret) {
-        static const struct proc_opts defaults = { .stdout_fd = -1 };
+        static const struct proc_opts defaults = {.stdout_fd = -1};
         const struct proc_opts *o = opts ? opts : &defaults;
         if (!argv || !argv[0])
                 return -EINVAL;
 
-        int err_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
+        int err_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
         if (pipe2(err_pipe, O_CLOEXEC) < 0)
                 return negative_errno();
         if (o->capture_stdout && pipe2(out_pipe, O_CLOEXEC) < 0) {
@@ -130,7 +144,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
         if (out_pipe[1] >= 0)
                 close(out_pipe[1]);
 
-        struct tail tail = { .len = 0 };
+        struct tail tail = {.len = 0};
         size_t max_out = o->max_capture ? o->max_capture : 16u << 20;
         char *out = NULL;
         size_t out_size = 0, out_cap = 0;
@@ -144,9 +158,9 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
                 struct pollfd p[2];
                 int n = 0;
                 if (err_fd >= 0)
-                        p[n++] = (struct pollfd){ .fd = err_fd, .events = POLLIN };
+                        p[n++] = (struct pollfd){.fd = err_fd, .events = POLLIN};
                 if (out_fd >= 0)
-                        p[n++] = (struct pollfd){ .fd = out_fd, .events = POLLIN };
+                        p[n++] = (struct pollfd){.fd = out_fd, .events = POLLIN};
                 int wait_ms = -1;
                 uint64_t now = now_ms();
                 if (kill_at)
@@ -156,16 +170,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
                 int k = poll(p, (nfds_t) n, wait_ms);
                 if (k < 0 && errno != EINTR)
                         break;
-                now = now_ms();
-                if (deadline && !timed_out && now >= deadline) {
-                        timed_out = true;
-                        (void) kill(-pid, SIGTERM);
-                        kill_at = now + (uint64_t) grace * 1000;
-                } else if (kill_at && now >= kill_at) {
-                        (void) kill(-pid, SIGKILL);
-                        kill_at = 0;
-                        deadline = 0;
-                }
+                escalate(pid, now_ms(), grace, &deadline, &kill_at, &timed_out);
                 for (int i = 0; k > 0 && i < n; i++) {
                         if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
                                 continue;
@@ -219,16 +224,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
                         status = 0;
                         break;
                 }
-                uint64_t now = now_ms();
-                if (deadline && !timed_out && now >= deadline) {
-                        timed_out = true;
-                        (void) kill(-pid, SIGTERM);
-                        kill_at = now + (uint64_t) grace * 1000;
-                } else if (kill_at && now >= kill_at) {
-                        (void) kill(-pid, SIGKILL);
-                        kill_at = 0;
-                        deadline = 0;
-                }
+                escalate(pid, now_ms(), grace, &deadline, &kill_at, &timed_out);
                 if (w == 0)
                         usleep(20000);
         }
@@ -319,6 +315,5 @@ int proc_log_failure(int r, const char *what, char *const argv[], const struct p
                 snprintf(reason, sizeof reason, "failed with exit status %d", res->exit_status);
         else
                 snprintf(reason, sizeof reason, "failed: %s", strerror(-r));
-        return log_error_errno(r, "%s: '%s' %s%s%s", what, argv[0], reason, *start ? ":\n" : "",
-                               start);
+        return log_error_errno(r, "%s: '%s' %s%s%s", what, argv[0], reason, *start ? ":\n" : "", start);
 }

@@ -11,22 +11,22 @@
  * error message. */
 
 struct proc_opts {
-        unsigned timeout_sec;        /* 0: no timeout */
-        unsigned kill_grace_sec;     /* default 5 */
-        const char *cwd;             /* NULL: inherit */
-        char *const *env_add;        /* extra "KEY=value" entries, NULL-terminated, may be NULL */
-        bool stdout_to_stderr;       /* child's stdout goes where our stderr goes */
-        bool capture_stdout;         /* collect stdout into proc_result.out */
-        bool passthrough_stderr;     /* also echo child's stderr to ours live (long builds) */
-        int stdout_fd;               /* >= 0: child's stdout goes to this fd; -1 default */
-        size_t max_capture;          /* cap for captured stdout; default 16 MiB */
+        unsigned timeout_sec;    /* 0: no timeout */
+        unsigned kill_grace_sec; /* default 5 */
+        const char *cwd;         /* NULL: inherit */
+        char *const *env_add;    /* extra "KEY=value" entries, NULL-terminated, may be NULL */
+        bool stdout_to_stderr;   /* child's stdout goes where our stderr goes */
+        bool capture_stdout;     /* collect stdout into proc_result.out */
+        bool passthrough_stderr; /* also echo child's stderr to ours live (long builds) */
+        int stdout_fd;           /* >= 0: child's stdout goes to this fd; -1 default */
+        size_t max_capture;      /* cap for captured stdout; default 16 MiB */
 };
 
 struct proc_result {
-        int exit_status;    /* exit code, or 128+signal */
+        int exit_status; /* exit code, or 128+signal */
         bool timed_out;
-        char *err_tail;     /* last few KiB of stderr, NUL-terminated, may be "" */
-        char *out;          /* captured stdout when requested */
+        char *err_tail; /* last few KiB of stderr, NUL-terminated, may be "" */
+        char *out;      /* captured stdout when requested */
         size_t out_size;
 };
 

@@ -106,16 +106,6 @@ int state_escape(const char *s, char **ret) {
         return 0;
 }
 
-static int unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int state_unescape(const char *s, size_t len, char **ret) {
         _cleanup_free_ char *out = malloc(len + 1);
         if (!out)
@@ -150,7 +140,7 @@ int state_unescape(const char *s, size_t len, char **ret) {
                 case 'x': {
                         if (i + 2 >= len)
                                 return -EINVAL;
-                        int hi = unhex(s[i + 1]), lo = unhex(s[i + 2]);
+                        int hi = unhexchar(s[i + 1]), lo = unhexchar(s[i + 2]);
                         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                                 return -EINVAL;
                         *o++ = (char) (hi << 4 | lo);

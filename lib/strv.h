@@ -28,3 +28,6 @@ int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 /* replace_error() frees the message *ret_error held and stores the new one
  * (NULL when out of memory); it always returns r. */
 int replace_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* The value of a hex digit (either case), or -EINVAL. */
+int unhexchar(char c);

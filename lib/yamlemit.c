@@ -100,12 +100,12 @@ void yemit_seq_end(struct yemit *e) {
 /* Would a plain scalar with this text be read back as something other than a
  * string (YAML 1.1 as libyaml-based readers and Go's yaml.v2 resolve it)? */
 static bool needs_quotes(const char *s) {
-        static const char *const special[] = { "", "~", "null", "Null", "NULL", "true", "True", "TRUE",
-                                               "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No",
-                                               "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
-                                               /* floats without a digit, and the merge key */
-                                               ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
-                                               "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<" };
+        static const char *const special[] = {
+                "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes",
+                "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+                /* floats without a digit, and the merge key */
+                ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN",
+                ".NAN", "<<"};
         for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
                 if (strcmp(s, special[i]) == 0)
                         return true;

@@ -14,9 +14,9 @@ enum ynode_kind { YNODE_SCALAR, YNODE_SEQUENCE, YNODE_MAPPING };
 struct ynode {
         enum ynode_kind kind;
         size_t line, column;
-        char *tag;     /* explicit tag or NULL */
-        char *value;   /* YNODE_SCALAR: the text (NUL-terminated) */
-        bool plain;    /* YNODE_SCALAR: was a plain (unquoted) scalar */
+        char *tag;   /* explicit tag or NULL */
+        char *value; /* YNODE_SCALAR: the text (NUL-terminated) */
+        bool plain;  /* YNODE_SCALAR: was a plain (unquoted) scalar */
         size_t n_items;
         struct ynode **items; /* YNODE_SEQUENCE: items; YNODE_MAPPING: values */
         char **keys;          /* YNODE_MAPPING: keys (scalar keys only), parallel to items */
@@ -24,9 +24,9 @@ struct ynode {
 };
 
 struct yaml_limits {
-        size_t max_input;  /* bytes */
-        size_t max_depth;  /* nesting */
-        size_t max_nodes;  /* per document */
+        size_t max_input; /* bytes */
+        size_t max_depth; /* nesting */
+        size_t max_nodes; /* per document */
         size_t max_documents;
 };
 extern const struct yaml_limits yaml_default_limits; /* 1 MiB, 64, 100000, 64 */
@@ -37,8 +37,8 @@ extern const struct yaml_limits yaml_default_limits; /* 1 MiB, 64, 100000, 64 */
 int yaml_parse_documents(const char *data, size_t size, const struct yaml_limits *limits,
                          struct ynode ***ret_docs, size_t *ret_n_docs, char **ret_error);
 /* Convenience: exactly one document (an empty input gives an empty mapping). */
-int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limits,
-                   struct ynode **ret, char **ret_error);
+int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limits, struct ynode **ret,
+                   char **ret_error);
 
 void ynode_free(struct ynode *n);
 void ynode_free_documents(struct ynode **docs, size_t n);

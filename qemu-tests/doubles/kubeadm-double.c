@@ -122,7 +122,9 @@ static int minor(void) {
 
 static const char *expected_api(void) {
         int m = minor();
-        return m <= 21 ? "kubeadm.k8s.io/v1beta2" : m <= 30 ? "kubeadm.k8s.io/v1beta3" : "kubeadm.k8s.io/v1beta4";
+        return m <= 21   ? "kubeadm.k8s.io/v1beta2"
+               : m <= 30 ? "kubeadm.k8s.io/v1beta3"
+                         : "kubeadm.k8s.io/v1beta4";
 }
 
 /* Every key of `map` must be in `allowed`. */
@@ -136,18 +138,30 @@ static int check_keys(const struct ynode *map, const char *what, const char *con
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, map->keys[i]);
                 if (!ok)
-                        return fail("%s: unknown field \"%s\" for %s (line %zu)", what, map->keys[i], expected_api(),
-                                    map->key_lines[i]);
+                        return fail("%s: unknown field \"%s\" for %s (line %zu)", what, map->keys[i],
+                                    expected_api(), map->key_lines[i]);
         }
         return 0;
 }
 
 static int check_node_registration(const struct ynode *nr) {
-        static const char *const v2[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors", NULL };
-        static const char *const v3[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
-                                          "imagePullPolicy", NULL };
-        static const char *const v4[] = { "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors",
-                                          "imagePullPolicy", "imagePullSerial", NULL };
+        static const char *const v2[] = {
+                "name", "criSocket", "taints", "kubeletExtraArgs", "ignorePreflightErrors", NULL};
+        static const char *const v3[] = {"name",
+                                         "criSocket",
+                                         "taints",
+                                         "kubeletExtraArgs",
+                                         "ignorePreflightErrors",
+                                         "imagePullPolicy",
+                                         NULL};
+        static const char *const v4[] = {"name",
+                                         "criSocket",
+                                         "taints",
+                                         "kubeletExtraArgs",
+                                         "ignorePreflightErrors",
+                                         "imagePullPolicy",
+                                         "imagePullSerial",
+                                         NULL};
         int m = minor();
         if (!nr)
                 return fail("nodeRegistration is missing");
@@ -157,8 +171,10 @@ static int check_node_registration(const struct ynode *nr) {
         if (!name || !*name)
                 return fail("nodeRegistration.name is missing");
         const char *cri = ynode_get_str(nr, "criSocket");
-        if (!cri || (!streq(cri, "unix:///run/containerd/containerd.sock") && !streq(cri, "/run/containerd/containerd.sock")))
-                return fail("nodeRegistration.criSocket: expected containerd's socket, got '%s'", cri ? cri : "(none)");
+        if (!cri || (!streq(cri, "unix:///run/containerd/containerd.sock") &&
+                     !streq(cri, "/run/containerd/containerd.sock")))
+                return fail("nodeRegistration.criSocket: expected containerd's socket, got '%s'",
+                            cri ? cri : "(none)");
         const struct ynode *extra = ynode_get(nr, "kubeletExtraArgs");
         if (extra && m >= 31 && extra->kind != YNODE_SEQUENCE)
                 return fail("nodeRegistration.kubeletExtraArgs: v1beta4 expects a list of {name, value}");
@@ -190,8 +206,8 @@ static int load_config(const char *file, struct config *c) {
                 return fail("cannot read --config %s: %s", file, strerror(-r));
         struct stat st;
         if (stat(file, &st) == 0 && (st.st_mode & 077))
-                return fail("--config %s holds the bootstrap token but is readable by others (mode %o)", file,
-                            (unsigned) (st.st_mode & 0777));
+                return fail("--config %s holds the bootstrap token but is readable by others (mode %o)",
+                            file, (unsigned) (st.st_mode & 0777));
         _cleanup_free_ char *err = NULL;
         r = yaml_parse_documents(data, size, NULL, &c->docs, &c->n, &err);
         if (r < 0)
@@ -202,8 +218,8 @@ static int load_config(const char *file, struct config *c) {
                 if (!api || !kind)
                         return fail("--config document %zu has no apiVersion/kind", i + 1);
                 if (!streq(api, expected_api()))
-                        return fail("%s: apiVersion %s is not the one kubeadm %s reads (%s)", kind, api, version(),
-                                    expected_api());
+                        return fail("%s: apiVersion %s is not the one kubeadm %s reads (%s)", kind, api,
+                                    version(), expected_api());
                 if (streq(kind, "InitConfiguration"))
                         c->init = c->docs[i];
                 else if (streq(kind, "ClusterConfiguration"))
@@ -262,7 +278,8 @@ static char *kubeconfig(const char *server, const char *user) {
         char *s = NULL;
         if (asprintf(&s,
                      "# written by the kubeadm TEST DOUBLE\n"
-                     "apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: https://%s\n"
+                     "apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: "
+                     "https://%s\n"
                      "contexts:\n- name: %s@kubernetes\n  context: {cluster: kubernetes, user: %s}\n"
                      "current-context: %s@kubernetes\nusers:\n- name: %s\n  user: {}\n",
                      server, user, user, user, user) < 0)
@@ -279,7 +296,7 @@ static int cmd_init(char **argv) {
         const char *file = opt_value(argv, "--config");
         if (!file)
                 return fail("init: the agent must pass --config (no flags-only init)");
-        struct config c = { 0 };
+        struct config c = {0};
         int r = load_config(file, &c);
         if (r)
                 goto out;
@@ -289,47 +306,114 @@ static int cmd_init(char **argv) {
                 goto out;
         }
         int m = minor();
-        static const char *const init2[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
-                                             "certificateKey", NULL };
-        static const char *const init3[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
-                                             "certificateKey", "skipPhases", "patches", NULL };
-        static const char *const init4[] = { "apiVersion", "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
-                                             "certificateKey", "skipPhases", "patches", "dryRun", "timeouts", NULL };
-        static const char *const cl2[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
-                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
-                                           "certificatesDir", "imageRepository", "useHyperKubeImage", "featureGates",
-                                           "clusterName", NULL };
-        static const char *const cl3[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
-                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
-                                           "certificatesDir", "imageRepository", "featureGates", "clusterName", NULL };
-        static const char *const cl4[] = { "apiVersion", "kind", "etcd", "networking", "kubernetesVersion",
-                                           "controlPlaneEndpoint", "apiServer", "controllerManager", "scheduler", "dns",
-                                           "proxy", "certificatesDir", "imageRepository", "featureGates", "clusterName",
-                                           "encryptionAlgorithm", "certificateValidityPeriod",
-                                           "caCertificateValidityPeriod", NULL };
-        static const char *const api2[] = { "certSANs", "timeoutForControlPlane", "extraArgs", "extraVolumes", NULL };
-        static const char *const api4[] = { "certSANs", "extraArgs", "extraVolumes", "extraEnvs", NULL };
-        static const char *const net[] = { "serviceSubnet", "podSubnet", "dnsDomain", NULL };
-        if (check_keys(c.init, "InitConfiguration", m <= 21 ? init2 : m <= 30 ? init3 : init4) ||
-            check_keys(c.cluster, "ClusterConfiguration", m <= 21 ? cl2 : m <= 30 ? cl3 : cl4) ||
-            check_keys(ynode_get(c.cluster, "apiServer"), "ClusterConfiguration.apiServer", m <= 30 ? api2 : api4) ||
+        static const char *const init2[] = {
+                "apiVersion",     "kind", "bootstrapTokens", "nodeRegistration", "localAPIEndpoint",
+                "certificateKey", NULL};
+        static const char *const init3[] = {"apiVersion",
+                                            "kind",
+                                            "bootstrapTokens",
+                                            "nodeRegistration",
+                                            "localAPIEndpoint",
+                                            "certificateKey",
+                                            "skipPhases",
+                                            "patches",
+                                            NULL};
+        static const char *const init4[] = {"apiVersion",
+                                            "kind",
+                                            "bootstrapTokens",
+                                            "nodeRegistration",
+                                            "localAPIEndpoint",
+                                            "certificateKey",
+                                            "skipPhases",
+                                            "patches",
+                                            "dryRun",
+                                            "timeouts",
+                                            NULL};
+        static const char *const cl2[] = {"apiVersion",
+                                          "kind",
+                                          "etcd",
+                                          "networking",
+                                          "kubernetesVersion",
+                                          "controlPlaneEndpoint",
+                                          "apiServer",
+                                          "controllerManager",
+                                          "scheduler",
+                                          "dns",
+                                          "certificatesDir",
+                                          "imageRepository",
+                                          "useHyperKubeImage",
+                                          "featureGates",
+                                          "clusterName",
+                                          NULL};
+        static const char *const cl3[] = {"apiVersion",
+                                          "kind",
+                                          "etcd",
+                                          "networking",
+                                          "kubernetesVersion",
+                                          "controlPlaneEndpoint",
+                                          "apiServer",
+                                          "controllerManager",
+                                          "scheduler",
+                                          "dns",
+                                          "certificatesDir",
+                                          "imageRepository",
+                                          "featureGates",
+                                          "clusterName",
+                                          NULL};
+        static const char *const cl4[] = {"apiVersion",
+                                          "kind",
+                                          "etcd",
+                                          "networking",
+                                          "kubernetesVersion",
+                                          "controlPlaneEndpoint",
+                                          "apiServer",
+                                          "controllerManager",
+                                          "scheduler",
+                                          "dns",
+                                          "proxy",
+                                          "certificatesDir",
+                                          "imageRepository",
+                                          "featureGates",
+                                          "clusterName",
+                                          "encryptionAlgorithm",
+                                          "certificateValidityPeriod",
+                                          "caCertificateValidityPeriod",
+                                          NULL};
+        static const char *const api2[] = {"certSANs", "timeoutForControlPlane", "extraArgs", "extraVolumes",
+                                           NULL};
+        static const char *const api4[] = {"certSANs", "extraArgs", "extraVolumes", "extraEnvs", NULL};
+        static const char *const net[] = {"serviceSubnet", "podSubnet", "dnsDomain", NULL};
+        if (check_keys(c.init, "InitConfiguration",
+                       m <= 21   ? init2
+                       : m <= 30 ? init3
+                                 : init4) ||
+            check_keys(c.cluster, "ClusterConfiguration",
+                       m <= 21   ? cl2
+                       : m <= 30 ? cl3
+                                 : cl4) ||
+            check_keys(ynode_get(c.cluster, "apiServer"), "ClusterConfiguration.apiServer",
+                       m <= 30 ? api2 : api4) ||
             check_keys(ynode_get(c.cluster, "networking"), "ClusterConfiguration.networking", net) ||
             check_node_registration(ynode_get(c.init, "nodeRegistration")))
                 goto out;
         const struct ynode *bts = ynode_get(c.init, "bootstrapTokens");
-        const char *token = bts && bts->kind == YNODE_SEQUENCE && bts->n_items ? ynode_get_str(bts->items[0], "token") : NULL;
+        const char *token = bts && bts->kind == YNODE_SEQUENCE && bts->n_items
+                                    ? ynode_get_str(bts->items[0], "token")
+                                    : NULL;
         if (!token_ok(token)) {
                 fail("InitConfiguration.bootstrapTokens[0].token: expected [a-z0-9]{6}.[a-z0-9]{16}");
                 goto out;
         }
         const char *kv = ynode_get_str(c.cluster, "kubernetesVersion");
         if (!kv || !streq(kv, version())) {
-                fail("ClusterConfiguration.kubernetesVersion is '%s', this kubeadm is %s", kv ? kv : "(none)", version());
+                fail("ClusterConfiguration.kubernetesVersion is '%s', this kubeadm is %s",
+                     kv ? kv : "(none)", version());
                 goto out;
         }
         if (exists("/etc/kubernetes/manifests/kube-apiserver.yaml")) {
                 fail("[preflight] [ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
-                     "/etc/kubernetes/manifests/kube-apiserver.yaml already exists (run kubeadm reset first)");
+                     "/etc/kubernetes/manifests/kube-apiserver.yaml already exists (run kubeadm reset "
+                     "first)");
                 goto out;
         }
         if (exists("/etc/kubernetes/pki/ca.crt"))
@@ -343,8 +427,9 @@ static int cmd_init(char **argv) {
         const char *endpoint = ynode_get_str(c.cluster, "controlPlaneEndpoint");
         const char *name = ynode_get_str(ynode_get(c.init, "nodeRegistration"), "name");
         char extra[512];
-        snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s pod-subnet=%s", expected_api(), name, token,
-                 endpoint ? endpoint : "", ynode_get_str(ynode_get(c.cluster, "networking"), "podSubnet") ?: "");
+        snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s pod-subnet=%s", expected_api(),
+                 name, token, endpoint ? endpoint : "",
+                 ynode_get_str(ynode_get(c.cluster, "networking"), "podSubnet") ?: "");
         /* The manifests go first: a power cut from here on leaves a node
          * that needs `kubeadm reset` before init can run again. */
         record(argv, "started");
@@ -373,7 +458,7 @@ static int cmd_join(char **argv) {
         const char *file = opt_value(argv, "--config");
         if (!file)
                 return fail("join: the agent must pass --config");
-        struct config c = { 0 };
+        struct config c = {0};
         int r = load_config(file, &c);
         if (r)
                 goto out;
@@ -383,17 +468,24 @@ static int cmd_join(char **argv) {
                 goto out;
         }
         int m = minor();
-        static const char *const j2[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane", NULL };
-        static const char *const j3[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane",
-                                          "skipPhases", "patches", NULL };
-        static const char *const j4[] = { "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane",
-                                          "skipPhases", "patches", "dryRun", "timeouts", NULL };
-        static const char *const d2[] = { "bootstrapToken", "file", "tlsBootstrapToken", "timeout", NULL };
-        static const char *const d4[] = { "bootstrapToken", "file", "tlsBootstrapToken", NULL };
-        static const char *const bt[] = { "token", "apiServerEndpoint", "caCertHashes", "unsafeSkipCAVerification", NULL };
+        static const char *const j2[] = {
+                "apiVersion", "kind", "nodeRegistration", "caCertPath", "discovery", "controlPlane", NULL};
+        static const char *const j3[] = {"apiVersion", "kind",      "nodeRegistration",
+                                         "caCertPath", "discovery", "controlPlane",
+                                         "skipPhases", "patches",   NULL};
+        static const char *const j4[] = {
+                "apiVersion", "kind",    "nodeRegistration", "caCertPath", "discovery", "controlPlane",
+                "skipPhases", "patches", "dryRun",           "timeouts",   NULL};
+        static const char *const d2[] = {"bootstrapToken", "file", "tlsBootstrapToken", "timeout", NULL};
+        static const char *const d4[] = {"bootstrapToken", "file", "tlsBootstrapToken", NULL};
+        static const char *const bt[] = {"token", "apiServerEndpoint", "caCertHashes",
+                                         "unsafeSkipCAVerification", NULL};
         const struct ynode *disc = ynode_get(c.join, "discovery");
         const struct ynode *bts = ynode_get(disc, "bootstrapToken");
-        if (check_keys(c.join, "JoinConfiguration", m <= 21 ? j2 : m <= 30 ? j3 : j4) ||
+        if (check_keys(c.join, "JoinConfiguration",
+                       m <= 21   ? j2
+                       : m <= 30 ? j3
+                                 : j4) ||
             check_keys(disc, "JoinConfiguration.discovery", m <= 30 ? d2 : d4) ||
             check_keys(bts, "JoinConfiguration.discovery.bootstrapToken", bt) ||
             check_node_registration(ynode_get(c.join, "nodeRegistration")))
@@ -402,7 +494,8 @@ static int cmd_join(char **argv) {
         const char *ep = ynode_get_str(bts, "apiServerEndpoint");
         const struct ynode *hashes = ynode_get(bts, "caCertHashes");
         if (!token_ok(token) || !ep || !hashes || hashes->kind != YNODE_SEQUENCE || hashes->n_items == 0) {
-                fail("discovery.bootstrapToken needs token, apiServerEndpoint and caCertHashes (no unsafe skip)");
+                fail("discovery.bootstrapToken needs token, apiServerEndpoint and caCertHashes (no unsafe "
+                     "skip)");
                 goto out;
         }
         const char *hash = hashes->items[0]->value;
@@ -416,7 +509,8 @@ static int cmd_join(char **argv) {
                 goto out;
         }
         if (exists("/etc/kubernetes/kubelet.conf")) {
-                fail("[preflight] [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists");
+                fail("[preflight] [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: "
+                     "/etc/kubernetes/kubelet.conf already exists");
                 goto out;
         }
         const char *name = ynode_get_str(ynode_get(c.join, "nodeRegistration"), "name");
@@ -446,8 +540,9 @@ out:
 static int cmd_reset(char **argv) {
         if (!opt_value(argv, "-f") && !strv_contains(argv, "-f") && !strv_contains(argv, "--force"))
                 return fail("reset: the agent must pass -f (nobody is there to answer the prompt)");
-        static const char *const files[] = { "/etc/kubernetes/manifests/kube-apiserver.yaml", "/etc/kubernetes/admin.conf",
-                                             "/etc/kubernetes/kubelet.conf", NULL };
+        static const char *const files[] = {"/etc/kubernetes/manifests/kube-apiserver.yaml",
+                                            "/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf",
+                                            NULL};
         for (const char *const *f = files; *f; f++) {
                 _cleanup_free_ char *p = rpath(*f);
                 if (p)
@@ -486,7 +581,8 @@ int main(int argc, char **argv) {
                 if (opt_value(argv, "-o") && streq(opt_value(argv, "-o"), "short"))
                         printf("%s\n", version());
                 else
-                        printf("kubeadm version: &version.Info{GitVersion:\"%s\", (kubeseed TEST DOUBLE)}\n", version());
+                        printf("kubeadm version: &version.Info{GitVersion:\"%s\", (kubeseed TEST DOUBLE)}\n",
+                               version());
                 return 0;
         }
         if (streq(argv[1], "init"))

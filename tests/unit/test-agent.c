@@ -33,6 +33,8 @@
 #include "steps.h"
 #include "strv.h"
 
+#include "testutil.h"
+
 #define TOKEN "abcdef.0123456789abcdef"
 #define REDACTED_TOKEN "***********************" /* as long as the token */
 #define NOW 1714557600ULL                        /* 2024-05-01T10:00:00Z */
@@ -53,72 +55,16 @@
 /* ---- the CA, made once with the openssl command ---------------------------- */
 
 static char ca_dir[64];
-static char *ca_cert, *ca_key;
-static char ca_hash[CERT_HASH_STRING_MAX]; /* SHA-256 of the DER SPKI, by openssl */
-static char ca_key_line[48];               /* a piece of the key's base64: must stay secret */
-
-static char *run_capture(char *const argv[]) {
-        struct proc_result res = {};
-        struct proc_opts opts = {.timeout_sec = 60, .capture_stdout = true, .stdout_fd = -1};
-        /* The real table: the fake is installed per test, after this. */
-        int r = proc_ops_real.run(argv, &opts, &res);
-        if (r < 0)
-                fprintf(stderr, "%s failed: %s\n", argv[0], res.err_tail ? res.err_tail : "");
-        assert_int_equal(r, 0);
-        char *out = TAKE_PTR(res.out);
-        proc_result_done(&res);
-        return out ? out : strdup("");
-}
-
-/* noinline: gcc otherwise takes the returned buffer for the local holding it (-Wdangling-pointer). */
-static __attribute__((noinline)) char *slurp(const char *path) {
-        char *data = NULL;
-        int r = read_file_full(path, 1 << 20, &data, NULL);
-        if (r < 0)
-                fail_msg("cannot read %s: %d", path, r);
-        return data;
-}
+static struct tu_kube_ca ca; /* ca.hash: SHA-256 of the DER SPKI, by openssl */
+static char ca_key_line[48]; /* a piece of the key's base64: must stay secret */
 
 static int group_setup(void **unused) {
         (void) unused;
         snprintf(ca_dir, sizeof ca_dir, "/tmp/test-agent-ca.XXXXXX");
         if (!mkdtemp(ca_dir))
                 return -1;
-        _cleanup_free_ char *crt = strdupf("%s/ca.crt", ca_dir), *key = strdupf("%s/ca.key", ca_dir),
-                            *pub = strdupf("%s/ca.pub", ca_dir), *der = strdupf("%s/ca.der", ca_dir);
-        char *req[] = {"openssl",
-                       "req",
-                       "-x509",
-                       "-newkey",
-                       "ec",
-                       "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1",
-                       "-nodes",
-                       "-keyout",
-                       key,
-                       "-out",
-                       crt,
-                       "-subj",
-                       "/CN=kubernetes",
-                       "-days",
-                       "3650",
-                       "-addext",
-                       "basicConstraints=critical,CA:TRUE",
-                       "-addext",
-                       "keyUsage=critical,keyCertSign,cRLSign",
-                       NULL};
-        free(run_capture(req));
-        char *x509[] = {"openssl", "x509", "-in", crt, "-pubkey", "-noout", "-out", pub, NULL};
-        free(run_capture(x509));
-        char *pkey[] = {"openssl", "pkey", "-pubin", "-in", pub, "-outform", "DER", "-out", der, NULL};
-        free(run_capture(pkey));
-        char *dgst[] = {"openssl", "dgst", "-sha256", "-r", der, NULL};
-        _cleanup_free_ char *out = run_capture(dgst);
-        assert_true(strlen(out) >= 64);
-        snprintf(ca_hash, sizeof ca_hash, "sha256:%.64s", out);
-        ca_cert = slurp(crt);
-        ca_key = slurp(key);
-        const char *nl = strchr(ca_key, '\n');
+        tu_make_kube_ca(ca_dir, "ca", &ca);
+        const char *nl = strchr(ca.key, '\n');
         assert_non_null(nl);
         snprintf(ca_key_line, sizeof ca_key_line, "%.40s", nl + 1);
         assert_int_equal(strlen(ca_key_line), 40);
@@ -127,8 +73,7 @@ static int group_setup(void **unused) {
 
 static int group_teardown(void **unused) {
         (void) unused;
-        free(ca_cert);
-        free(ca_key);
+        tu_kube_ca_done(&ca);
         return rm_rf(ca_dir) < 0 ? -1 : 0;
 }
 
@@ -360,23 +305,6 @@ static struct agent_options run_options(const struct env *e) {
         };
 }
 
-/* A PEM block indented for a YAML literal block scalar. */
-static char *indent(const char *pem, const char *prefix) {
-        char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
-        assert_non_null(f);
-        for (const char *p = pem; *p;) {
-                size_t n = strcspn(p, "\n");
-                fprintf(f, "%s%.*s\n", prefix, (int) n, p);
-                p += n;
-                if (*p == '\n')
-                        p++;
-        }
-        assert_int_equal(fclose(f), 0);
-        return out;
-}
-
 static void write_seed(const struct env *e, const char *meta, const char *user) {
         _cleanup_free_ char *m = join(e->seed, "/meta-data"), *u = join(e->seed, "/user-data");
         mkfile(m, meta);
@@ -386,7 +314,7 @@ static void write_seed(const struct env *e, const char *meta, const char *user) 
 /* user-data of a control plane with the pre-provisioned CA; `extra` goes
  * under kubeseed: ("  workers: 2\n"). */
 static char *control_plane_user_data(const char *extra) {
-        _cleanup_free_ char *c = indent(ca_cert, "      "), *k = indent(ca_key, "      ");
+        _cleanup_free_ char *c = tu_indent(ca.cert, "      "), *k = tu_indent(ca.key, "      ");
         char *ud = strdupf("#cloud-config\n"
                            "kubeseed:\n"
                            "  role: control-plane\n"
@@ -415,7 +343,7 @@ static char *worker_user_data(const char *token) {
                            "    endpoint: " ENDPOINT "\n"
                            "    token: %s\n"
                            "    ca-cert-hash: %s\n",
-                           token, ca_hash);
+                           token, ca.hash);
         assert_non_null(ud);
         return ud;
 }
@@ -452,7 +380,7 @@ static bool called_with_prefix(const char *prefix) {
 
 static char *read_rel(const struct env *e, const char *rel) {
         _cleanup_free_ char *p = join(e->root, rel);
-        return slurp(p);
+        return tu_read(p, NULL);
 }
 
 static bool exists_rel(const struct env *e, const char *rel) {
@@ -501,7 +429,7 @@ static void assert_all_done(const struct env *e, enum node_role role) {
 }
 
 static char *console_text(const struct env *e) {
-        return slurp(e->console);
+        return tu_read(e->console, NULL);
 }
 
 static char *console_last_line(const struct env *e) {
@@ -605,8 +533,8 @@ static void test_control_plane(void **state) {
 
         /* The CA, as given; the key 0600. */
         _cleanup_free_ char *crt = read_rel(e, CA_CERT_PATH), *key = read_rel(e, CA_KEY_PATH);
-        assert_string_equal(crt, ca_cert);
-        assert_string_equal(key, ca_key);
+        assert_string_equal(crt, ca.cert);
+        assert_string_equal(key, ca.key);
         assert_mode(e, CA_CERT_PATH, 0644);
         assert_mode(e, CA_KEY_PATH, 0600);
 
@@ -699,7 +627,7 @@ static void test_worker(void **state) {
         assert_int_equal(fh.calls, 2);
         assert_string_equal(fh.url, HEALTHZ);
         assert_int_equal(strv_length(fh.pins), 1);
-        assert_string_equal(fh.pins[0], ca_hash);
+        assert_string_equal(fh.pins[0], ca.hash);
 
         const char *want[] = {VERSION_CALL, JOIN, NULL};
         assert_calls(want);
@@ -708,7 +636,7 @@ static void test_worker(void **state) {
         _cleanup_free_ char *yaml = read_rel(e, KUBEADM_CONFIG_PATH);
         assert_non_null(strstr(yaml, "kind: JoinConfiguration"));
         assert_non_null(strstr(yaml, TOKEN));
-        assert_non_null(strstr(yaml, ca_hash));
+        assert_non_null(strstr(yaml, ca.hash));
         assert_non_null(strstr(yaml, ENDPOINT));
         assert_null(strstr(yaml, "InitConfiguration"));
         assert_mode(e, KUBEADM_CONFIG_PATH, 0600);
@@ -717,7 +645,7 @@ static void test_worker(void **state) {
 
         assert_all_done(e, NODE_ROLE_WORKER);
         _cleanup_state_ struct state *s = load_state(e);
-        _cleanup_free_ char *detail = strdupf(HEALTHZ " answered after 2 attempts (CA pinned: %s)", ca_hash);
+        _cleanup_free_ char *detail = strdupf(HEALTHZ " answered after 2 attempts (CA pinned: %s)", ca.hash);
         assert_string_equal(step_of(s, STEP_WAIT_API)->detail, detail);
         assert_string_equal(step_of(s, STEP_KUBEADM_JOIN)->detail, "worker-1 joined " ENDPOINT);
         assert_true(exists_rel(e, AGENT_DONE_PATH));
@@ -748,7 +676,7 @@ static void test_worker_wrong_ca(void **state) {
         _cleanup_free_ char *reason =
                 strdupf(HEALTHZ " is not signed by the pinned CA %s: refusing to join (no "
                                 "certificate of the chain matches a pinned hash)",
-                        ca_hash);
+                        ca.hash);
         _cleanup_state_ struct state *s = load_state(e);
         const struct state_step *w = step_of(s, STEP_WAIT_API);
         assert_int_equal(w->status, STEP_FAILED);
@@ -950,10 +878,10 @@ static void test_role_changed(void **state) {
         assert_int_equal(agent_run(&o), -EEXIST);
         const char *none[] = {NULL};
         assert_calls(none);
-        assert_last_line(e,
-                         "kubeseed-firstboot: finished: failed: metadata: the state file records step 'wait-api', "
-                         "which a control-plane does not run: the node's role changed since its first boot "
-                         "(reset the node to change its role)");
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: metadata: the state file records step 'wait-api', "
+                   "which a control-plane does not run: the node's role changed since its first boot "
+                   "(reset the node to change its role)");
         /* The worker's record is kept as it was. */
         _cleanup_state_ struct state *s = load_state(e);
         assert_int_equal(step_of(s, STEP_KUBEADM_JOIN)->status, STEP_DONE);
@@ -995,7 +923,7 @@ static void test_instance_id_changed(void **state) {
 
         /* The old state, aside: instance A's steps and times. */
         _cleanup_free_ char *prev_path = join(e->root, STATE_PATH ".previous");
-        _cleanup_free_ char *prev = slurp(prev_path);
+        _cleanup_free_ char *prev = tu_read(prev_path, NULL);
         _cleanup_state_ struct state *p = NULL;
         assert_int_equal(state_parse(prev, strlen(prev), &p, NULL), 0);
         assert_int_equal(step_of(p, STEP_KUBEADM_JOIN)->status, STEP_DONE);
@@ -1184,7 +1112,7 @@ static void test_corrupt_state(void **state) {
         assert_false(exists_rel(e, AGENT_DONE_PATH));
         assert_false(exists_rel(e, "/etc/hostname"));
         /* Left as it was, for a person to look at. */
-        _cleanup_free_ char *after = slurp(path);
+        _cleanup_free_ char *after = tu_read(path, NULL);
         assert_string_equal(after, "kubeseed-state 1\nstep name=metadata status=maybe start=1 end=2\n");
 
         struct agent_options so = {.verb = AGENT_STATUS, .root = e->root, .out = stdout};

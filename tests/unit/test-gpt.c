@@ -59,10 +59,10 @@ static void guid_str(const struct gpt_guid *g, bool upper, char out[GPT_GUID_STR
 
 static void test_guid_known_answers(void **state) {
         (void) state;
-        static const uint8_t esp_disk[16] = { 0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
-                                              0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B };
-        static const uint8_t root_x86_disk[16] = { 0xE3, 0xBC, 0x68, 0x4F, 0xCD, 0xE8, 0xB1, 0x4D,
-                                                   0x96, 0xE7, 0xFB, 0xCA, 0xF9, 0x84, 0xB7, 0x09 };
+        static const uint8_t esp_disk[16] = {0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
+                                             0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B};
+        static const uint8_t root_x86_disk[16] = {0xE3, 0xBC, 0x68, 0x4F, 0xCD, 0xE8, 0xB1, 0x4D,
+                                                  0x96, 0xE7, 0xFB, 0xCA, 0xF9, 0x84, 0xB7, 0x09};
         struct gpt_guid g, back;
         char s[GPT_GUID_STRING_MAX];
 
@@ -230,8 +230,8 @@ static void test_plan_rounding(void **state) {
                         assert_true(gpt_partition_size(&l, 1) < root + MIB);
                         assert_int_equal(gpt_partition_offset(&l, 1),
                                          gpt_partition_offset(&l, 0) + gpt_partition_size(&l, 0));
-                        assert_int_equal(l.disk_bytes, gpt_partition_offset(&l, 1) +
-                                                               gpt_partition_size(&l, 1) + MIB);
+                        assert_int_equal(l.disk_bytes,
+                                         gpt_partition_offset(&l, 1) + gpt_partition_size(&l, 1) + MIB);
                 }
 }
 
@@ -357,8 +357,8 @@ static void test_render_golden(void **state) {
 
         /* Protective MBR: boot code and disk signature empty, one 0xEE entry
          * from LBA 1 over the whole disk, the other three empty, 55 AA. */
-        static const uint8_t pmbr_entry[16] = { 0x00, 0x00, 0x02, 0x00, 0xEE, 0xFF, 0xFF, 0xFF,
-                                                0x01, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x01, 0x00 };
+        static const uint8_t pmbr_entry[16] = {0x00, 0x00, 0x02, 0x00, 0xEE, 0xFF, 0xFF, 0xFF,
+                                               0x01, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x01, 0x00};
         assert_true(all_zero(r.head, 446));
         assert_memory_equal(r.head + 446, pmbr_entry, 16); /* 0x1FFFF = 64 MiB / 512 - 1 */
         assert_true(all_zero(r.head + 462, 48));
@@ -387,8 +387,8 @@ static void test_render_golden(void **state) {
          * The disk GUID is the openssl-computed answer of test_guid_derive; the
          * CRCs (cross-checked with Python's zlib.crc32 over the same bytes) pin
          * the rest of both headers and the entry array. */
-        static const uint8_t disk_guid[16] = { 0xda, 0x78, 0x27, 0xb9, 0xc5, 0x76, 0x89, 0x47,
-                                               0x87, 0x77, 0xce, 0x84, 0x3e, 0x09, 0x29, 0x55 };
+        static const uint8_t disk_guid[16] = {0xda, 0x78, 0x27, 0xb9, 0xc5, 0x76, 0x89, 0x47,
+                                              0x87, 0x77, 0xce, 0x84, 0x3e, 0x09, 0x29, 0x55};
         assert_memory_equal(r.head + SECTOR + 56, disk_guid, 16);
         assert_int_equal(le32(r.head + SECTOR + 88), 0x8198d811);
         assert_int_equal(le32(r.head + SECTOR + 16), 0xee0c8182);
@@ -409,8 +409,8 @@ static void test_render_pmbr_cap(void **state) {
         render_ok(&l, &r);
         assert_int_equal(le32(r.head + 446 + 8), 1);
         assert_int_equal(le32(r.head + 446 + 12), 0xFFFFFFFF);
-        check_header(&l, r.tail + 32 * SECTOR, l.disk_bytes / SECTOR - 1, 1,
-                     l.disk_bytes / SECTOR - 33, r.tail);
+        check_header(&l, r.tail + 32 * SECTOR, l.disk_bytes / SECTOR - 1, 1, l.disk_bytes / SECTOR - 33,
+                     r.tail);
         rendered_done(&r);
 
         /* Exactly 2^32 sectors: size - 1 still fits. */
@@ -431,16 +431,16 @@ static void test_render_rejects(void **state) {
         seed_fill(seed, 0);
         assert_int_equal(gpt_plan(MIB, MIB, "amd64", seed, &good), 0);
 
-#define EXPECT_EINVAL(mutation)                                                                    \
-        do {                                                                                       \
-                l = good;                                                                          \
-                mutation;                                                                          \
-                assert_int_equal(gpt_layout_verify(&l), -EINVAL);                                  \
-                assert_int_equal(gpt_render(&l, &head, &hs, &tail, &ts), -EINVAL);                 \
-                assert_ptr_equal(head, (uint8_t *) &seed);                                         \
-                assert_ptr_equal(tail, (uint8_t *) &seed);                                         \
-                assert_int_equal(hs, 7);                                                           \
-                assert_int_equal(ts, 7);                                                           \
+#define EXPECT_EINVAL(mutation)                                                                             \
+        do {                                                                                                \
+                l = good;                                                                                   \
+                mutation;                                                                                   \
+                assert_int_equal(gpt_layout_verify(&l), -EINVAL);                                           \
+                assert_int_equal(gpt_render(&l, &head, &hs, &tail, &ts), -EINVAL);                          \
+                assert_ptr_equal(head, (uint8_t *) &seed);                                                  \
+                assert_ptr_equal(tail, (uint8_t *) &seed);                                                  \
+                assert_int_equal(hs, 7);                                                                    \
+                assert_int_equal(ts, 7);                                                                    \
         } while (0)
 
         EXPECT_EINVAL(l.disk_bytes += 1);
@@ -451,11 +451,11 @@ static void test_render_rejects(void **state) {
         EXPECT_EINVAL(memset(&l.partitions[1].uuid, 0, 16));
         EXPECT_EINVAL(l.partitions[1].uuid = l.partitions[0].uuid);
         EXPECT_EINVAL(l.partitions[0].first_lba = 33);
-        EXPECT_EINVAL(l.partitions[1].first_lba = l.partitions[0].last_lba);          /* overlap */
+        EXPECT_EINVAL(l.partitions[1].first_lba = l.partitions[0].last_lba); /* overlap */
         EXPECT_EINVAL(l.partitions[0].last_lba = l.partitions[0].first_lba - 1);
-        EXPECT_EINVAL(l.partitions[1].last_lba = l.disk_bytes / SECTOR - 34 + 1);    /* on backup */
+        EXPECT_EINVAL(l.partitions[1].last_lba = l.disk_bytes / SECTOR - 34 + 1);      /* on backup */
         EXPECT_EINVAL(memset(l.partitions[0].name, 'x', sizeof l.partitions[0].name)); /* no NUL */
-        EXPECT_EINVAL(memcpy(l.partitions[0].name, "r\xc3\xa9", 4));                /* not ASCII */
+        EXPECT_EINVAL(memcpy(l.partitions[0].name, "r\xc3\xa9", 4));                   /* not ASCII */
 #undef EXPECT_EINVAL
 
         /* The limits themselves are fine. */
@@ -653,10 +653,9 @@ static void test_libblkid(void **state) {
 
 /* Runs sfdisk with the given arguments; skips the test when sfdisk is missing. */
 static void run_sfdisk(const char *opt, const char *path, struct proc_result *res) {
-        char *const argv[] = { (char *) "sfdisk", (char *) opt, (char *) path, NULL };
-        char *const env[] = { (char *) "LC_ALL=C", NULL };
-        struct proc_opts o = { .timeout_sec = 30, .capture_stdout = true, .stdout_fd = -1,
-                               .env_add = env };
+        char *const argv[] = {(char *) "sfdisk", (char *) opt, (char *) path, NULL};
+        char *const env[] = {(char *) "LC_ALL=C", NULL};
+        struct proc_opts o = {.timeout_sec = 30, .capture_stdout = true, .stdout_fd = -1, .env_add = env};
         int r = proc_run(argv, &o, res);
         if (r == -ENOENT) {
                 proc_result_done(res);
@@ -699,8 +698,8 @@ static void test_sfdisk_dump(void **state) {
                              gpt_guid_to_string(&t->l.disk_guid, true, s)) < (int) sizeof want);
         assert_non_null(strstr(res.out, want));
         assert_non_null(strstr(res.out, "first-lba: 34\n"));
-        assert_true(snprintf(want, sizeof want, "last-lba: %" PRIu64 "\n",
-                             t->l.disk_bytes / SECTOR - 34) < (int) sizeof want);
+        assert_true(snprintf(want, sizeof want, "last-lba: %" PRIu64 "\n", t->l.disk_bytes / SECTOR - 34) <
+                    (int) sizeof want);
         assert_non_null(strstr(res.out, want));
         assert_non_null(strstr(res.out, "sector-size: 512\n"));
 
@@ -753,8 +752,8 @@ static void test_sfdisk_verify(void **state) {
                 uint64_t offset;
                 const char *complaint;
         } cases[] = {
-                { 33 * SECTOR, 40, "backup GPT table is corrupt" },
-                { 0, SECTOR + 40, "primary GPT table is corrupt" },
+                {33 * SECTOR, 40, "backup GPT table is corrupt"},
+                {0, SECTOR + 40, "primary GPT table is corrupt"},
         };
         _cleanup_close_ int fd = open(t->path, O_RDWR | O_CLOEXEC);
         assert_true(fd >= 0);

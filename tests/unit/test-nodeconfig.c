@@ -18,6 +18,8 @@
 #include "proc.h"
 #include "strv.h"
 
+#include "testutil.h"
+
 #define SOURCE "nocloud /dev/vdb"
 #define TOKEN "abcdef.0123456789abcdef"
 #define HASH_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -26,121 +28,24 @@
 
 /* ---- fixtures: two CAs made with the openssl command line -------------- */
 
-struct ca {
-        char *cert, *key;
-        char hash[CERT_HASH_STRING_MAX]; /* computed by openssl x509 | pkey | dgst */
-};
-
 static char tmpdir[64];
-static struct ca ca1, ca2;
-
-static char *path_in(const char *name) {
-        char *p = NULL;
-        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
-        return p;
-}
-
-static char *run_capture(char *const argv[]) {
-        struct proc_result res = {};
-        struct proc_opts opts = {.timeout_sec = 60, .capture_stdout = true, .stdout_fd = -1};
-        int r = proc_run(argv, &opts, &res);
-        if (r < 0)
-                fprintf(stderr, "%s failed: %s\n", argv[0], res.err_tail ? res.err_tail : "");
-        assert_int_equal(r, 0);
-        char *out = TAKE_PTR(res.out);
-        if (!out)
-                out = strdup("");
-        proc_result_done(&res);
-        return out;
-}
-
-static char *slurp(const char *path) {
-        char *data = NULL;
-        size_t size = 0;
-        assert_int_equal(read_file_full(path, 1 << 20, &data, &size), 0);
-        return data;
-}
-
-static void make_ca(const char *name, struct ca *ca) {
-        _cleanup_free_ char *crt_name = NULL, *key_name = NULL, *pub_name = NULL, *der_name = NULL;
-        assert_true(asprintf(&crt_name, "%s.crt", name) > 0);
-        assert_true(asprintf(&key_name, "%s.key", name) > 0);
-        assert_true(asprintf(&pub_name, "%s.pub", name) > 0);
-        assert_true(asprintf(&der_name, "%s.der", name) > 0);
-        _cleanup_free_ char *crt = path_in(crt_name), *key = path_in(key_name), *pub = path_in(pub_name),
-                            *der = path_in(der_name);
-
-        char *req[] = {"openssl",
-                       "req",
-                       "-x509",
-                       "-newkey",
-                       "ec",
-                       "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1",
-                       "-nodes",
-                       "-keyout",
-                       key,
-                       "-out",
-                       crt,
-                       "-subj",
-                       "/CN=kubernetes",
-                       "-days",
-                       "3650",
-                       "-addext",
-                       "basicConstraints=critical,CA:TRUE",
-                       "-addext",
-                       "keyUsage=critical,keyCertSign,cRLSign",
-                       NULL};
-        free(run_capture(req));
-
-        /* kubeadm's hash, independently: SHA-256 of the DER SubjectPublicKeyInfo. */
-        char *x509[] = {"openssl", "x509", "-in", crt, "-pubkey", "-noout", "-out", pub, NULL};
-        free(run_capture(x509));
-        char *pkey[] = {"openssl", "pkey", "-pubin", "-in", pub, "-outform", "DER", "-out", der, NULL};
-        free(run_capture(pkey));
-        char *dgst[] = {"openssl", "dgst", "-sha256", "-r", der, NULL};
-        _cleanup_free_ char *out = run_capture(dgst);
-        assert_true(strlen(out) >= 64);
-        snprintf(ca->hash, sizeof ca->hash, "sha256:%.64s", out);
-
-        ca->cert = slurp(crt);
-        ca->key = slurp(key);
-}
+static struct tu_kube_ca ca1, ca2;
 
 static int group_setup(void **unused) {
         (void) unused;
         snprintf(tmpdir, sizeof tmpdir, "/tmp/test-nodeconfig.XXXXXX");
         if (!mkdtemp(tmpdir))
                 return -1;
-        make_ca("ca1", &ca1);
-        make_ca("ca2", &ca2);
+        tu_make_kube_ca(tmpdir, "ca1", &ca1);
+        tu_make_kube_ca(tmpdir, "ca2", &ca2);
         return 0;
 }
 
 static int group_teardown(void **unused) {
         (void) unused;
-        free(ca1.cert);
-        free(ca1.key);
-        free(ca2.cert);
-        free(ca2.key);
+        tu_kube_ca_done(&ca1);
+        tu_kube_ca_done(&ca2);
         return rm_rf(tmpdir) < 0 ? -1 : 0;
-}
-
-/* A PEM block indented for a YAML literal block scalar. */
-static char *indent(const char *pem, const char *prefix) {
-        char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
-        assert_non_null(f);
-        for (const char *p = pem; *p;) {
-                size_t n = strcspn(p, "\n");
-                fprintf(f, "%s%.*s\n", prefix, (int) n, p);
-                p += n;
-                if (*p == '\n')
-                        p++;
-        }
-        fclose(f);
-        return out;
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -172,7 +77,7 @@ static void assert_no_secret(const char *msg) {
         assert_null(strstr(msg, CERT_KEY));
         assert_null(strstr(msg, "PRIVATE KEY"));
         /* The second line of each key PEM: key material. */
-        const struct ca *cas[] = {&ca1, &ca2};
+        const struct tu_kube_ca *cas[] = {&ca1, &ca2};
         for (size_t i = 0; i < ELEMENTSOF(cas); i++) {
                 const char *nl = strchr(cas[i]->key, '\n');
                 char line[32];
@@ -458,9 +363,9 @@ static void test_worker(void **unused) {
         nodeconfig_done(&c); /* twice is fine */
 }
 
-static char *control_plane_doc(const struct ca *cert, const struct ca *key, const char *extra_cluster,
-                               const char *extra) {
-        _cleanup_free_ char *c = indent(cert->cert, "      "), *k = indent(key->key, "      ");
+static char *control_plane_doc(const struct tu_kube_ca *cert, const struct tu_kube_ca *key,
+                               const char *extra_cluster, const char *extra) {
+        _cleanup_free_ char *c = tu_indent(cert->cert, "      "), *k = tu_indent(key->key, "      ");
         char *doc = NULL;
         assert_true(asprintf(&doc,
                              "#cloud-config\n"
@@ -575,7 +480,7 @@ static void test_control_plane_minimal(void **unused) {
 static void test_control_plane_join(void **unused) {
         (void) unused;
         /* ca-cert (no key) stands in for the hash. */
-        _cleanup_free_ char *cert = indent(ca1.cert, "      ");
+        _cleanup_free_ char *cert = tu_indent(ca1.cert, "      ");
         _cleanup_free_ char *doc = NULL;
         assert_true(asprintf(&doc,
                              "#cloud-config\n"
@@ -867,7 +772,7 @@ static void test_error_ca(void **unused) {
         free(err);
 
         /* Both or neither on a control plane. */
-        _cleanup_free_ char *cert = indent(ca1.cert, "      "), *key = indent(ca1.key, "      ");
+        _cleanup_free_ char *cert = tu_indent(ca1.cert, "      "), *key = tu_indent(ca1.key, "      ");
         _cleanup_free_ char *doc4 = NULL, *doc5 = NULL, *doc6 = NULL;
         assert_true(asprintf(&doc4,
                              "#cloud-config\nkubeseed:\n  role: control-plane\n  cluster:\n    token: " TOKEN

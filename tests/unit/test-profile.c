@@ -288,7 +288,8 @@ static void test_invalid_fixtures(void **state) {
                 {"bad-images-source.yaml", -EINVAL,
                  "8:11: images.source: expected dir:/absolute/path, not '/srv/images'"},
                 {"bad-image-ref.yaml", -EINVAL,
-                 "8:45: images.extra[1]: expected an image reference without whitespace, "
+                 "8:45: images.extra[1]: expected an image reference "
+                 "(registry/repository[:tag][@sha256:digest], lowercase repository), "
                  "not 'two words'"},
                 {"bad-addon.yaml", -EINVAL,
                  "7:19: addons[1]: expected an add-on name (lowercase letters, digits and "

@@ -26,6 +26,8 @@
 #include "sources.h"
 #include "strv.h"
 
+#include "testutil.h"
+
 #define TOKEN "abcdef.0123456789abcdef"
 #define HASH_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define USER                                                                                                \
@@ -728,14 +730,9 @@ static void serve(int fd, bool v2) {
 }
 
 static pid_t start_server(bool v2, char *url, size_t url_size) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
-        assert_int_equal(listen(fd, 16), 0);
-        socklen_t len = sizeof a;
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
-        snprintf(url, url_size, "http://127.0.0.1:%u", ntohs(a.sin_port));
+        int port;
+        int fd = tu_listen_loopback(&port);
+        snprintf(url, url_size, "http://127.0.0.1:%d", port);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {

@@ -29,7 +29,7 @@ static inline char *tu_path(const char *dir, const char *name) {
 
 /* A whole file (at most 1 MiB), NUL-terminated. noinline: gcc otherwise takes
  * the returned buffer for the local holding it (-Wdangling-pointer). */
-static inline __attribute__((noinline)) char *tu_read(const char *path, size_t *ret_size) {
+static __attribute__((noinline)) _unused_ char *tu_read(const char *path, size_t *ret_size) {
         char *data = NULL;
         size_t size = 0;
         int r = read_file_full(path, 1 << 20, &data, &size);
@@ -64,6 +64,24 @@ static inline void tu_run_in(const char *dir, char *const argv[]) {
 }
 #define TU_RUN_IN(dir, ...) tu_run_in((dir), (char *[]){__VA_ARGS__, NULL})
 
+/* A PEM block (or any text) indented for a YAML literal block scalar: every
+ * line gets `prefix` and ends with a newline. */
+static inline char *tu_indent(const char *pem, const char *prefix) {
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        assert_non_null(f);
+        for (const char *p = pem; *p;) {
+                size_t n = strcspn(p, "\n");
+                fprintf(f, "%s%.*s\n", prefix, (int) n, p);
+                p += n;
+                if (*p == '\n')
+                        p++;
+        }
+        assert_int_equal(fclose(f), 0);
+        return out;
+}
+
 /* ---- TLS material made with the openssl command line ---------------------- */
 
 /* A self-signed CA for TLS tests: dir/name.pem + dir/name.key (PKCS#8), valid
@@ -75,13 +93,14 @@ static inline void tu_make_ca(const char *dir, const char *name, const char *cn,
         assert_true(asprintf(&subj, "/CN=%s", cn) > 0);
         if (ec)
                 TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", pem, "-days", "30",
-                          "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", pem, "-days",
+                          "30", "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
                           "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
         else
-                TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
-                          pem, "-days", "30", "-subj", subj, "-addext", "basicConstraints=critical,CA:TRUE",
-                          "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
+                TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                          "-out", pem, "-days", "30", "-subj", subj, "-addext",
+                          "basicConstraints=critical,CA:TRUE", "-addext",
+                          "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign");
 }
 
 /* A server certificate for 127.0.0.1 signed by the CA dir/ca.pem + ca.key:
@@ -98,10 +117,10 @@ static inline void tu_make_leaf(const char *dir, const char *name, const char *c
                     "keyUsage=critical,digitalSignature,keyEncipherment\n"
                     "extendedKeyUsage=serverAuth\n"
                     "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-        TU_RUN_IN(dir, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-                  "-subj", "/CN=kube-apiserver");
+        TU_RUN_IN(dir, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                  csr, "-subj", "/CN=kube-apiserver");
         TU_RUN_IN(dir, "openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-set_serial",
-                  serial, "-days", "30", "-extfile", "leaf.ext", "-out", pem);
+                  (char *) serial, "-days", "30", "-extfile", "leaf.ext", "-out", pem);
 }
 
 /* kubeadm's CA hash of the certificate dir/cert the way its documentation
@@ -113,7 +132,7 @@ static inline void tu_openssl_hash(const char *dir, const char *cert, char out[C
         assert_true(asprintf(&pub, "%s.pub", cert) > 0);
         assert_true(asprintf(&der, "%s.pub.der", cert) > 0);
         assert_true(asprintf(&dgst, "%s.dgst", cert) > 0);
-        TU_RUN_IN(dir, "openssl", "x509", "-in", cert, "-pubkey", "-noout", "-out", pub);
+        TU_RUN_IN(dir, "openssl", "x509", "-in", (char *) cert, "-pubkey", "-noout", "-out", pub);
         TU_RUN_IN(dir, "openssl", "pkey", "-pubin", "-in", pub, "-outform", "der", "-out", der);
         TU_RUN_IN(dir, "openssl", "dgst", "-sha256", "-r", "-out", dgst, der);
         _cleanup_free_ char *text = tu_read_in(dir, dgst, NULL);
@@ -137,9 +156,10 @@ static inline void tu_make_kube_ca(const char *dir, const char *name, struct tu_
         _cleanup_free_ char *crt = NULL, *key = NULL;
         assert_true(asprintf(&crt, "%s.crt", name) > 0);
         assert_true(asprintf(&key, "%s.key", name) > 0);
-        TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                  "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=kubernetes", "-days", "3650", "-addext",
-                  "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+        TU_RUN_IN(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt, "-subj",
+                  "/CN=kubernetes", "-days", "3650", "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign");
         tu_openssl_hash(dir, crt, ca->hash);
         ca->cert = tu_read_in(dir, crt, NULL);
         ca->key = tu_read_in(dir, key, NULL);
