@@ -292,18 +292,10 @@ static int write_kubeconfig(const char *path, const char *server, const char *us
         return text ? put(path, text, 0600) : -ENOMEM;
 }
 
-static int cmd_init(char **argv) {
-        const char *file = opt_value(argv, "--config");
-        if (!file)
-                return fail("init: the agent must pass --config (no flags-only init)");
-        struct config c = {0};
-        int r = load_config(file, &c);
-        if (r)
-                goto out;
-        r = 1;
-        if (!c.init || !c.cluster) {
+static int cmd_init_checked(char **argv, const struct config *c) {
+        if (!c->init || !c->cluster) {
                 fail("init: --config needs an InitConfiguration and a ClusterConfiguration");
-                goto out;
+                return 1;
         }
         int m = minor();
         static const char *const init2[] = {
@@ -383,38 +375,38 @@ static int cmd_init(char **argv) {
                                            NULL};
         static const char *const api4[] = {"certSANs", "extraArgs", "extraVolumes", "extraEnvs", NULL};
         static const char *const net[] = {"serviceSubnet", "podSubnet", "dnsDomain", NULL};
-        if (check_keys(c.init, "InitConfiguration",
+        if (check_keys(c->init, "InitConfiguration",
                        m <= 21   ? init2
                        : m <= 30 ? init3
                                  : init4) ||
-            check_keys(c.cluster, "ClusterConfiguration",
+            check_keys(c->cluster, "ClusterConfiguration",
                        m <= 21   ? cl2
                        : m <= 30 ? cl3
                                  : cl4) ||
-            check_keys(ynode_get(c.cluster, "apiServer"), "ClusterConfiguration.apiServer",
+            check_keys(ynode_get(c->cluster, "apiServer"), "ClusterConfiguration.apiServer",
                        m <= 30 ? api2 : api4) ||
-            check_keys(ynode_get(c.cluster, "networking"), "ClusterConfiguration.networking", net) ||
-            check_node_registration(ynode_get(c.init, "nodeRegistration")))
-                goto out;
-        const struct ynode *bts = ynode_get(c.init, "bootstrapTokens");
+            check_keys(ynode_get(c->cluster, "networking"), "ClusterConfiguration.networking", net) ||
+            check_node_registration(ynode_get(c->init, "nodeRegistration")))
+                return 1;
+        const struct ynode *bts = ynode_get(c->init, "bootstrapTokens");
         const char *token = bts && bts->kind == YNODE_SEQUENCE && bts->n_items
                                     ? ynode_get_str(bts->items[0], "token")
                                     : NULL;
         if (!token_ok(token)) {
                 fail("InitConfiguration.bootstrapTokens[0].token: expected [a-z0-9]{6}.[a-z0-9]{16}");
-                goto out;
+                return 1;
         }
-        const char *kv = ynode_get_str(c.cluster, "kubernetesVersion");
+        const char *kv = ynode_get_str(c->cluster, "kubernetesVersion");
         if (!kv || !streq(kv, version())) {
                 fail("ClusterConfiguration.kubernetesVersion is '%s', this kubeadm is %s",
                      kv ? kv : "(none)", version());
-                goto out;
+                return 1;
         }
         if (exists("/etc/kubernetes/manifests/kube-apiserver.yaml")) {
                 fail("[preflight] [ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]: "
                      "/etc/kubernetes/manifests/kube-apiserver.yaml already exists (run kubeadm reset "
                      "first)");
-                goto out;
+                return 1;
         }
         if (exists("/etc/kubernetes/pki/ca.crt"))
                 say("[certs] Using existing ca certificate authority");
@@ -422,14 +414,14 @@ static int cmd_init(char **argv) {
                 say("[certs] no pre-provisioned CA: kubeadm would generate one");
         if (exists("/etc/kubernetes/pki/ca.crt") && !exists("/etc/kubernetes/pki/ca.key")) {
                 fail("[certs] ca.crt without ca.key: external CA mode is not what kubeseed asks for");
-                goto out;
+                return 1;
         }
-        const char *endpoint = ynode_get_str(c.cluster, "controlPlaneEndpoint");
-        const char *name = ynode_get_str(ynode_get(c.init, "nodeRegistration"), "name");
+        const char *endpoint = ynode_get_str(c->cluster, "controlPlaneEndpoint");
+        const char *name = ynode_get_str(ynode_get(c->init, "nodeRegistration"), "name");
         char extra[512];
         snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s pod-subnet=%s", expected_api(),
                  name, token, endpoint ? endpoint : "",
-                 ynode_get_str(ynode_get(c.cluster, "networking"), "podSubnet") ?: "");
+                 ynode_get_str(ynode_get(c->cluster, "networking"), "podSubnet") ?: "");
         /* The manifests go first: a power cut from here on leaves a node
          * that needs `kubeadm reset` before init can run again. */
         record(argv, "started");
@@ -439,33 +431,22 @@ static int cmd_init(char **argv) {
         if (should_fail("init")) {
                 record(argv, "FAILED (fail=init)");
                 fail("[wait-control-plane] timed out (fail=init in " CONF ")");
-                goto out;
+                return 1;
         }
         if (write_kubeconfig("/etc/kubernetes/admin.conf", endpoint, "kubernetes-admin") < 0 ||
             write_kubeconfig("/etc/kubernetes/kubelet.conf", endpoint, name) < 0) {
                 fail("cannot write kubeconfigs");
-                goto out;
+                return 1;
         }
         record(argv, extra);
         say("Your Kubernetes control-plane has initialized successfully! (test double)");
-        r = 0;
-out:
-        ynode_free_documents(c.docs, c.n);
-        return r;
+        return 0;
 }
 
-static int cmd_join(char **argv) {
-        const char *file = opt_value(argv, "--config");
-        if (!file)
-                return fail("join: the agent must pass --config");
-        struct config c = {0};
-        int r = load_config(file, &c);
-        if (r)
-                goto out;
-        r = 1;
-        if (!c.join) {
+static int cmd_join_checked(char **argv, const struct config *c) {
+        if (!c->join) {
                 fail("join: --config needs a JoinConfiguration");
-                goto out;
+                return 1;
         }
         int m = minor();
         static const char *const j2[] = {
@@ -480,40 +461,40 @@ static int cmd_join(char **argv) {
         static const char *const d4[] = {"bootstrapToken", "file", "tlsBootstrapToken", NULL};
         static const char *const bt[] = {"token", "apiServerEndpoint", "caCertHashes",
                                          "unsafeSkipCAVerification", NULL};
-        const struct ynode *disc = ynode_get(c.join, "discovery");
+        const struct ynode *disc = ynode_get(c->join, "discovery");
         const struct ynode *bts = ynode_get(disc, "bootstrapToken");
-        if (check_keys(c.join, "JoinConfiguration",
+        if (check_keys(c->join, "JoinConfiguration",
                        m <= 21   ? j2
                        : m <= 30 ? j3
                                  : j4) ||
             check_keys(disc, "JoinConfiguration.discovery", m <= 30 ? d2 : d4) ||
             check_keys(bts, "JoinConfiguration.discovery.bootstrapToken", bt) ||
-            check_node_registration(ynode_get(c.join, "nodeRegistration")))
-                goto out;
+            check_node_registration(ynode_get(c->join, "nodeRegistration")))
+                return 1;
         const char *token = ynode_get_str(bts, "token");
         const char *ep = ynode_get_str(bts, "apiServerEndpoint");
         const struct ynode *hashes = ynode_get(bts, "caCertHashes");
         if (!token_ok(token) || !ep || !hashes || hashes->kind != YNODE_SEQUENCE || hashes->n_items == 0) {
                 fail("discovery.bootstrapToken needs token, apiServerEndpoint and caCertHashes (no unsafe "
                      "skip)");
-                goto out;
+                return 1;
         }
         const char *hash = hashes->items[0]->value;
         if (!hash || strncmp(hash, "sha256:", 7) != 0 || strlen(hash) != 71) {
                 fail("discovery.bootstrapToken.caCertHashes[0]: expected sha256:<64 hex>");
-                goto out;
+                return 1;
         }
-        bool control_plane = ynode_get(c.join, "controlPlane") != NULL;
-        if (control_plane && !ynode_get_str(ynode_get(c.join, "controlPlane"), "certificateKey")) {
+        bool control_plane = ynode_get(c->join, "controlPlane") != NULL;
+        if (control_plane && !ynode_get_str(ynode_get(c->join, "controlPlane"), "certificateKey")) {
                 fail("controlPlane.certificateKey is needed to join a control plane");
-                goto out;
+                return 1;
         }
         if (exists("/etc/kubernetes/kubelet.conf")) {
                 fail("[preflight] [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: "
                      "/etc/kubernetes/kubelet.conf already exists");
-                goto out;
+                return 1;
         }
-        const char *name = ynode_get_str(ynode_get(c.join, "nodeRegistration"), "name");
+        const char *name = ynode_get_str(ynode_get(c->join, "nodeRegistration"), "name");
         char extra[512];
         snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s ca-cert-hash=%s control-plane=%s",
                  expected_api(), name, token, ep, hash, control_plane ? "yes" : "no");
@@ -523,16 +504,26 @@ static int cmd_join(char **argv) {
         if (should_fail("join")) {
                 record(argv, "FAILED (fail=join)");
                 fail("[discovery] failed (fail=join in " CONF ")");
-                goto out;
+                return 1;
         }
         if (write_kubeconfig("/etc/kubernetes/kubelet.conf", ep, name) < 0) {
                 fail("cannot write kubelet.conf");
-                goto out;
+                return 1;
         }
         record(argv, extra);
         say("This node has joined the cluster (test double)");
-        r = 0;
-out:
+        return 0;
+}
+
+/* Loads --config, runs the verb's checks and actions, frees the documents. */
+static int with_config(char **argv, const char *verb, int (*fn)(char **argv, const struct config *c)) {
+        const char *file = opt_value(argv, "--config");
+        if (!file)
+                return fail("%s: the agent must pass --config (no flags-only %s)", verb, verb);
+        struct config c = {0};
+        int r = load_config(file, &c);
+        if (!r)
+                r = fn(argv, &c);
         ynode_free_documents(c.docs, c.n);
         return r;
 }
@@ -586,9 +577,9 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (streq(argv[1], "init"))
-                return cmd_init(argv);
+                return with_config(argv, "init", cmd_init_checked);
         if (streq(argv[1], "join"))
-                return cmd_join(argv);
+                return with_config(argv, "join", cmd_join_checked);
         if (streq(argv[1], "reset"))
                 return cmd_reset(argv);
         record(argv, "unsupported by the test double");
