@@ -61,8 +61,10 @@ $(B)/libkubeseed-san.a: $(CORE_SAN_OBJ)
 
 $(B)/kubeseed: $(B)/obj/builder/main.o $(B)/libkubeseed.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+# --as-needed: the agent records a library only when it calls into it
+# (libcurl is dlopen()ed by lib/http.c when a request is made).
 $(B)/kubeseed-firstboot: $(B)/obj/firstboot/main.o $(B)/libkubeseed.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libkubeseed.a
 	@mkdir -p $(dir $@)

@@ -36,10 +36,20 @@ struct download_opts {
  * *ret_error naming the URL and the cause: -EBADMSG digest mismatch (the
  * partial file is deleted, nothing is stored), -EFBIG larger than
  * expected_size, -ETIMEDOUT, -ECONNREFUSED, -EPROTO HTTP error status
- * (4xx: not retried), -EPERM TLS verification failed. *ret_path (may be NULL)
+ * (4xx: not retried), -EPERM TLS verification failed, -EPROTONOSUPPORT the
+ * URL (or a redirect) is not https:// and allow_http is off (refused before
+ * any connection is made). *ret_path (may be NULL)
  * gets the store path. */
 int download_to_cas(const char *url, const char *sha256_hex, const char *cas_dir,
                     const struct download_opts *o, char **ret_path, char **ret_error);
+
+/* The size cap when expected_size is 0 (unknown). */
+#define DOWNLOAD_MAX_SIZE (UINT64_C(16) << 30)
+
+/* The pause before the next attempt after `failures` failed ones (1, 2, ...):
+ * retry_delay_ms (default 500) doubled each time, at most 30 s, with jitter
+ * (uniform in [d/2, 3d/2]). For callers retrying their own small requests. */
+unsigned download_retry_delay_ms(const struct download_opts *o, unsigned failures);
 
 /* Path of a digest in the store (whether or not it exists). */
 char *cas_path(const char *cas_dir, const char *sha256_hex);

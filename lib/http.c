@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* The calls below go through a table filled by dlopen(): no compile-time
+ * type checking macros for curl_easy_setopt/getinfo. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,10 +30,77 @@
 const struct http_ops http_ops_real = {.perform = http_perform};
 const struct http_ops *http_ops = &http_ops_real;
 
+/* libcurl is loaded with dlopen() when the first request is made, not when
+ * the program starts: the first-boot agent of a control plane never speaks
+ * HTTP, and libcurl with the thirty libraries it depends on would otherwise
+ * be most of the agent's memory (make bench measures it). The builder also
+ * links libcurl (lib/download.c); dlopen() then returns the same library. */
+static struct {
+        CURLcode (*global_init)(long flags);
+        CURL *(*easy_init)(void);
+        CURLcode (*easy_setopt)(CURL *c, CURLoption option, ...);
+        CURLcode (*easy_perform)(CURL *c);
+        CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+        void (*easy_cleanup)(CURL *c);
+        const char *(*easy_strerror)(CURLcode code);
+        struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+        void (*slist_free_all)(struct curl_slist *list);
+} lc;
+/* curl.h may define these two as macros of themselves. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init lc.global_init
+#define curl_easy_init lc.easy_init
+#define curl_easy_setopt lc.easy_setopt
+#define curl_easy_perform lc.easy_perform
+#define curl_easy_getinfo lc.easy_getinfo
+#define curl_easy_cleanup lc.easy_cleanup
+#define curl_easy_strerror lc.easy_strerror
+#define curl_slist_append lc.slist_append
+#define curl_slist_free_all lc.slist_free_all
+
+#define LIBCURL_SONAME "libcurl.so.4" /* the OpenSSL flavour: CA pinning needs it */
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_init_result = CURLE_FAILED_INIT;
+static char load_error[256];
+
 static void global_init(void) {
+        void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                const char *e = dlerror();
+                snprintf(load_error, sizeof load_error, "cannot load %s: %s", LIBCURL_SONAME, e ? e : "?");
+                return;
+        }
+        static const struct {
+                const char *name;
+                void **slot;
+        } syms[] = {
+                {"curl_global_init", (void **) &lc.global_init},
+                {"curl_easy_init", (void **) &lc.easy_init},
+                {"curl_easy_setopt", (void **) &lc.easy_setopt},
+                {"curl_easy_perform", (void **) &lc.easy_perform},
+                {"curl_easy_getinfo", (void **) &lc.easy_getinfo},
+                {"curl_easy_cleanup", (void **) &lc.easy_cleanup},
+                {"curl_easy_strerror", (void **) &lc.easy_strerror},
+                {"curl_slist_append", (void **) &lc.slist_append},
+                {"curl_slist_free_all", (void **) &lc.slist_free_all},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+                *syms[i].slot = dlsym(h, syms[i].name);
+                if (!*syms[i].slot) {
+                        snprintf(load_error, sizeof load_error, "%s has no %s", LIBCURL_SONAME, syms[i].name);
+                        memset(&lc, 0, sizeof lc);
+                        return; /* the handle stays open: harmless, and dlclose would race nothing here */
+                }
+        }
         global_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Loads libcurl once; false (with load_error) when it cannot be used. */
+static bool curl_loaded(void) {
+        pthread_once(&global_once, global_init);
+        return lc.easy_init && global_init_result == CURLE_OK;
 }
 
 static void curl_easy_cleanupp(CURL **c) {
@@ -37,7 +108,8 @@ static void curl_easy_cleanupp(CURL **c) {
                 curl_easy_cleanup(*c);
 }
 static void curl_slist_freep(struct curl_slist **l) {
-        curl_slist_free_all(*l); /* accepts NULL */
+        if (*l)
+                curl_slist_free_all(*l);
 }
 
 void http_response_done(struct http_response *r) {
@@ -167,6 +239,8 @@ static bool has_header(const char *const *headers, const char *name) {
 
 int http_curl_errno(void *curl, int curl_code) {
         CURL *c = curl;
+        if (!curl_loaded())
+                return -EIO;
         switch ((CURLcode) curl_code) {
         case CURLE_OK:
                 return 0;
@@ -326,9 +400,11 @@ static int setup_handle(CURL *c, const struct http_request *req, struct http_res
 int http_perform(const struct http_request *req, struct http_response *ret) {
         if (!req || !ret || !req->url)
                 return -EINVAL;
-        pthread_once(&global_once, global_init);
-        if (global_init_result != CURLE_OK)
+        if (!curl_loaded()) {
+                free(ret->error);
+                ret->error = strdup(load_error[0] ? load_error : "curl_global_init() failed");
                 return -EIO;
+        }
         if (req->pinned_ca_pem && strlen(req->pinned_ca_pem) > CERT_PEM_MAX)
                 return -EINVAL;
 

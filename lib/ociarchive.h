@@ -56,9 +56,9 @@ struct ociarchive_image {
 };
 
 struct ociarchive_stats {
-        size_t n_blobs;        /* blobs written (each once) */
-        uint64_t blob_bytes;   /* their total size */
-        uint64_t dedup_bytes;  /* bytes not written twice: blobs shared between images */
+        size_t n_blobs;       /* blobs written (each once) */
+        uint64_t blob_bytes;  /* their total size */
+        uint64_t dedup_bytes; /* bytes not written twice: blobs shared between images */
 };
 
 /* Write an archive of `images` to `path` (temp file beside it, fsync,
@@ -84,8 +84,8 @@ int ociarchive_write(const char *path, const char *cas_dir, const struct ociarch
 /* ---- reading ---------------------------------------------------------------- */
 
 struct ociarchive_entry {
-        char *name;       /* io.containerd.image.name, else ref.name, else NULL */
-        char *ref_name;   /* org.opencontainers.image.ref.name or NULL */
+        char *name;            /* io.containerd.image.name, else ref.name, else NULL */
+        char *ref_name;        /* org.opencontainers.image.ref.name or NULL */
         char *manifest_digest; /* "sha256:<hex>" */
         char *media_type;
         uint64_t size;
@@ -121,4 +121,5 @@ static inline void ociarchive_listing_freep(struct ociarchive_listing **l) {
  * message names the entry or the image and digest), -ENOENT a blob an image
  * needs is absent, -EOPNOTSUPP another digest algorithm, -E2BIG limits,
  * or an I/O error. */
-int ociarchive_read(const char *path, const char *cas_dir, struct ociarchive_listing **ret, char **ret_error);
+int ociarchive_read(const char *path, const char *cas_dir, struct ociarchive_listing **ret,
+                    char **ret_error);

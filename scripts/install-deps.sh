@@ -12,6 +12,7 @@ packages=(
         systemd-boot-efi binutils
         qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
         openssl
+        skopeo containerd docker-registry
 )
 
 missing=()
