@@ -31,7 +31,7 @@ CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN := $(TEST_SRC:tests/unit/%.c=$(B)/tests-san/%)
 
-.PHONY: all deps deps-check image test-image test-image-doubles test-doubles test unit unit-plain unit-san qemu-test bench lint install clean
+.PHONY: all deps deps-check image test-image test-image-doubles test unit unit-plain unit-san qemu-test bench lint install clean
 .DEFAULT_GOAL := all
 
 all: deps-check $(B)/kubeseed $(B)/kubeseed-firstboot
@@ -96,9 +96,17 @@ test-image: all
 # agent's scenarios boot (never shipped).
 DOUBLES_OUT := $(OUT)/test-doubles
 DOUBLES_IMAGE := $(DOUBLES_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
-test-image-doubles: all test-doubles
+# Built the way an air-gapped site builds: the Kubernetes bundle from a
+# directory (kubernetes.source: dir:) and the images from OCI archives
+# (images.source: dir:), both made of test doubles (qemu-tests/doubles/).
+test-image-doubles: all test-bundle test-images
 	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(DOUBLES_OUT) --cache $(CACHE) \
-		--extra-overlay $(DOUBLE_OVERLAY) $(if $(MIRROR),--set mirrors.main=$(MIRROR))
+		--set kubernetes.version=$(TEST_K8S_VERSION) \
+		--set kubernetes.source=dir:$(CURDIR)/$(TEST_BUNDLE) \
+		--set kubernetes.crictl.version=$(TEST_CRICTL_VERSION) \
+		--set kubernetes.cni.version=$(TEST_CNI_VERSION) \
+		--set images.source=dir:$(CURDIR)/$(TEST_IMAGES) \
+		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
 qemu-test: test-image test-image-doubles
 	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH)
@@ -121,13 +129,9 @@ install: all
 clean:
 	rm -rf $(B)
 
-# The kubeadm/kubectl test double (qemu-tests/doubles/) and the overlay that
-# puts it into the images the QEMU scenarios boot. Never in a user's image.
-DOUBLE_OVERLAY := $(B)/test-overlay
+# The kubeadm/kubectl test double (qemu-tests/doubles/), packed into the
+# test bundle by qemu-tests/doubles/doubles.mk. Never in a user's image.
 $(B)/kubeadm-double: qemu-tests/doubles/kubeadm-double.c $(B)/libkubeseed.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS)
-$(DOUBLE_OVERLAY)/usr/bin/kubeadm: $(B)/kubeadm-double
-	@mkdir -p $(dir $@)
-	install -m 0755 $< $@
-	ln -sf kubeadm $(DOUBLE_OVERLAY)/usr/bin/kubectl
-test-doubles: $(DOUBLE_OVERLAY)/usr/bin/kubeadm
+
+include qemu-tests/doubles/doubles.mk

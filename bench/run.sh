@@ -48,10 +48,9 @@ KS_BENCH_FILE="$work/boot.txt" qemu-tests/boot-basic.sh "$raw" "$arch" >"$work/b
         { cat "$work/boot.log" >&2; exit 1; }
 note boot_to_agent_seconds "$(sed -n 's/^boot_to_agent_seconds=//p' "$work/boot.txt")"
 
-make -s test-doubles >/dev/null
-build/kubeseed build -p "images/$profile.yaml" --arch "$arch" -o "$work/doubles" --cache "$work/cache" \
-        --extra-overlay build/test-overlay >"$work/doubles.log" 2>&1 || { cat "$work/doubles.log" >&2; exit 1; }
-KS_ONLY=cp KS_BENCH_FILE="$work/boot.txt" qemu-tests/firstboot-roles.sh "$work/doubles/kubeseed-$profile-$arch.raw" \
+make -s test-image-doubles TEST_PROFILE="$profile" ARCH="$arch" OUT="$work/out" CACHE="$work/cache" \
+        >"$work/doubles.log" 2>&1 || { cat "$work/doubles.log" >&2; exit 1; }
+KS_ONLY=cp KS_BENCH_FILE="$work/boot.txt" qemu-tests/firstboot-roles.sh "$work/out/test-doubles/kubeseed-$profile-$arch.raw" \
         "$arch" >"$work/cp.log" 2>&1 || { cat "$work/cp.log" >&2; exit 1; }
 for k in cp_boot_to_agent_seconds agent_cpu_ms agent_max_rss_kib; do
         note "$k" "$(sed -n "s/^$k=//p" "$work/boot.txt")"

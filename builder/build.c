@@ -19,7 +19,9 @@
 #include "json.h"
 #include "log.h"
 #include "macro.h"
+#include "kubernetes.h"
 #include "overlay.h"
+#include "preload.h"
 #include "proc.h"
 #include "rootfs.h"
 #include "stagekey.h"
@@ -128,7 +130,7 @@ static int write_fstab(const char *root, const struct disk_build *d) {
 /* /etc/kubeseed/image.yaml: what the image holds, for the agent and for
  * people. */
 static int write_image_yaml(const struct build_options *o, const char *root, const char *rootfs_key,
-                            const char *image_key) {
+                            const char *image_key, const struct preload_result *pre) {
         _cleanup_yemit_ struct yemit *e = NULL;
         if (yemit_new(&e) < 0)
                 return log_oom();
@@ -150,6 +152,15 @@ static int write_image_yaml(const struct build_options *o, const char *root, con
         yemit_map_start(e);
         yemit_kv(e, "version", o->profile->kubernetes.version ? o->profile->kubernetes.version : "");
         yemit_map_end(e);
+        yemit_str(e, "images");
+        yemit_seq_start(e);
+        for (size_t i = 0; i < pre->n_images; i++) {
+                yemit_map_start(e);
+                yemit_kv(e, "name", pre->images[i].name);
+                yemit_kv(e, "digest", pre->images[i].digest);
+                yemit_map_end(e);
+        }
+        yemit_seq_end(e);
         yemit_str(e, "addons");
         yemit_seq_start(e);
         for (char **a = o->profile->addons; a && *a; a++)
@@ -175,13 +186,15 @@ int build_overlay_dirs(const struct build_options *o, char ***ret) {
 }
 
 static int image_key(const struct build_options *o, char *const *overlay_dirs, const char *rootfs_key,
-                     char out[SHA256_HEX_LEN + 1]) {
+                     const char *content_key, char out[SHA256_HEX_LEN + 1]) {
         _cleanup_stagekey_ struct stagekey *k = NULL;
         int r = stagekey_new("image", IMAGE_STAGE_VERSION, &k);
         if (r < 0)
                 return r;
         char num[64];
         r = stagekey_add(k, "rootfs", rootfs_key);
+        if (r >= 0)
+                r = stagekey_add(k, "content", content_key);
         for (char *const *dir = overlay_dirs; r >= 0 && *dir; dir++)
                 r = stagekey_add_tree(k, "overlay", *dir);
         if (r >= 0)
@@ -305,6 +318,12 @@ int build_run(const struct build_options *o) {
         struct output outs[N_OUT] = {{0}};
         _cleanup_free_ char *workdir = NULL, *root = NULL, *tar = NULL;
         _cleanup_strv_free_ char **overlay_dirs = NULL;
+        _cleanup_stagekey_ struct stagekey *content = NULL;
+        char content_hex[SHA256_HEX_LEN + 1] = "";
+        struct preload_result pre = { 0 };
+        _cleanup_free_ char *cas_dir = strdupf("%s/store", o->cache_dir);
+        if (!cas_dir)
+                return log_oom();
         char rootfs_key[SHA256_HEX_LEN + 1], img_key[SHA256_HEX_LEN + 1];
         struct disk_build d = {0};
 
@@ -360,7 +379,32 @@ int build_run(const struct build_options *o) {
         }
         stage_end(&c);
 
-        /* 2. overlays */
+        /* 2. Kubernetes: node binaries, kubelet unit, containerd configuration;
+         * then every container image the cluster runs. Both before the
+         * overlays, so that a site's overlay can still override a file. */
+        c = stage_begin("kubernetes", "Kubernetes node binaries (digests verified), kubelet unit, containerd");
+        r = stagekey_new("content", 1, &content);
+        if (r < 0) {
+                log_oom();
+                goto finish;
+        }
+        r = kubernetes_stage(o->profile, o->arch, cas_dir, o->overlays_dir, root, content);
+        if (r < 0)
+                goto finish;
+        stage_end(&c);
+        c = stage_begin("preload", "container images for an offline cluster (OCI archive, digests verified)");
+        r = preload_stage(o->profile, o->arch, cas_dir, root, o->source_date_epoch, o->registry_credentials,
+                          content, &pre);
+        if (r < 0)
+                goto finish;
+        r = stagekey_final(content, content_hex);
+        if (r < 0) {
+                log_oom();
+                goto finish;
+        }
+        stage_end(&c);
+
+        /* 3. overlays */
         c = stage_begin("overlays", "copying overlay trees");
         r = build_overlay_dirs(o, &overlay_dirs);
         if (r < 0) {
@@ -375,16 +419,16 @@ int build_run(const struct build_options *o) {
         }
         stage_end(&c);
 
-        /* 3. agent */
+        /* 4. agent */
         c = stage_begin("agent", "installing kubeseed-firstboot");
         r = install_agent(o, root);
         if (r < 0)
                 goto finish;
         stage_end(&c);
 
-        /* 4. disk */
+        /* 5. disk */
         c = stage_begin("disk", "GPT, EFI system partition with a unified kernel image, ext4 root");
-        r = image_key(o, overlay_dirs, rootfs_key, img_key);
+        r = image_key(o, overlay_dirs, rootfs_key, content_hex, img_key);
         if (r < 0) {
                 log_error_errno(r, "disk: cannot hash the image's inputs: %m");
                 goto finish;
@@ -402,7 +446,7 @@ int build_run(const struct build_options *o) {
                                 .image = outs[OUT_RAW].tmp,
                                 .seed = seed,
                                 .source_date_epoch = o->source_date_epoch};
-        r = write_image_yaml(o, root, rootfs_key, img_key);
+        r = write_image_yaml(o, root, rootfs_key, img_key, &pre);
         if (r < 0)
                 goto finish;
         r = disk_plan(&d);
@@ -421,7 +465,7 @@ int build_run(const struct build_options *o) {
                  d.root_fs_uuid);
         stage_end(&c);
 
-        /* 5. outputs */
+        /* 6. outputs */
         c = stage_begin("outputs", "qcow2, SHA256SUMS, manifest.json");
         if (o->profile->formats & PROFILE_FORMAT_QCOW2) {
                 char *argv[] = {"qemu-img",        "convert",           "-q", "-f", "raw", "-O", "qcow2",
@@ -488,6 +532,7 @@ finish:
                           now_s() - t0, o->out_dir);
         outputs_free(outs, N_OUT);
         disk_build_done(&d);
+        preload_result_done(&pre);
         if (workdir)
                 (void) rm_rf(workdir);
         return r;

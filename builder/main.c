@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
                 {0},
         };
         const char *profile_path = NULL, *arch_name = NULL, *out = "out", *cache_arg = NULL;
-        const char *agent_arg = NULL, *overlays_arg = NULL;
+        const char *agent_arg = NULL, *overlays_arg = NULL, *credentials_arg = NULL;
         _cleanup_strv_free_ char **sets = NULL, **extra_overlays = NULL;
         int c;
         optind = 2;
@@ -151,6 +151,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'O':
                         overlays_arg = optarg;
+                        break;
+                case 'R':
+                        credentials_arg = optarg;
                         break;
                 case 'E':
                         if (strv_push(&extra_overlays, optarg) < 0)
@@ -212,6 +215,7 @@ int main(int argc, char **argv) {
                 .cache_dir = cache,
                 .overlays_dir = overlays,
                 .extra_overlays = extra_overlays,
+                .registry_credentials = credentials_arg,
                 .agent_path = agent,
                 .source_date_epoch = source_date_epoch(),
         };

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Scenarios of the first-boot agent with the kubeadm/kubectl TEST DOUBLE
-# (qemu-tests/doubles/) in the image:
+# Scenarios of the first-boot agent in an image built the air-gapped way
+# from TEST DOUBLES (qemu-tests/doubles/): the Kubernetes bundle from a
+# directory (the kubeadm/kubectl double, a kubelet double, real CNI plugins)
+# and the images kubeadm needs from OCI archives (a static pause binary under
+# every name). The kubeadm double checks, like kubeadm's preflight, that
+# containerd holds every image (the agent imported the preloaded archive)
+# and starts a container from the pause image.
 #   cp        control plane from a NoCloud seed with a pre-provisioned CA
 #   worker    worker whose endpoint is a TLS server on the host's loopback
 #             (QEMU user networking: 10.0.2.2), certificate signed by the CA
@@ -94,6 +99,10 @@ cp_state=$(state cp)
 ks_check "cp: the agent finished ok" grep -aq 'kubeseed-firstboot: finished: ok' "$work/cp.console.log"
 ks_check "cp: kubeadm init ran with the rendered v1beta4 config and the given token" \
         grep -q "^kubeadm init --config /var/lib/kubeseed/kubeadm.yaml.* | api=kubeadm.k8s.io/v1beta4 node=kseed-cp token=$TOKEN endpoint=10.0.2.15:6443 pod-subnet=10.244.0.0/16" <<<"$cp_calls"
+ks_check "cp: the agent imported the preloaded OCI archive into containerd" \
+        grep -q '^step name=images status=done .*1\\sarchive\\simported' <<<"$cp_state"
+ks_check "cp: containerd holds every image kubeadm $VERSION needs, and a container from the preloaded pause image ran" \
+        grep -q "| preflight: 7 images present, a container from registry.k8s.io/pause:3.10 ran" <<<"$cp_calls"
 ks_check "cp: the pre-provisioned CA was used by kubeadm" grep -aq 'Using existing ca certificate authority' "$work/cp.console.log"
 ks_check "cp: the control-plane taint was removed (no workers)" \
         grep -q '^kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes kseed-cp node-role.kubernetes.io/control-plane-' <<<"$cp_calls"

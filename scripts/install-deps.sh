@@ -12,7 +12,7 @@ packages=(
         systemd-boot-efi binutils
         qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
         openssl
-        skopeo containerd docker-registry
+        skopeo containerd docker-registry containernetworking-plugins
 )
 
 missing=()

@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "imageref.h"
+#include "kubeadmimages.h"
+#include "proc.h"
 #include "macro.h"
 #include "strv.h"
 #include "yamltree.h"
@@ -292,6 +295,71 @@ static int write_kubeconfig(const char *path, const char *server, const char *us
         return text ? put(path, text, 0600) : -ENOMEM;
 }
 
+/* kubeadm's preflight pulls every image it needs; offline, they must already
+ * be in containerd (imported by the agent from the image's preloaded
+ * archive). Like kubeadm, the double refuses to go on when one is missing,
+ * and it also starts a container from the preloaded pause image, which is
+ * what the kubelet does first. Only inside the VM (no KUBESEED_TEST_ROOT). */
+static int ctr(char *const *argv, char **ret_out) {
+        struct proc_result res = { 0 };
+        struct proc_opts o = { .timeout_sec = 120, .stdout_fd = -1, .capture_stdout = ret_out != NULL };
+        int r = proc_run(argv, &o, &res);
+        if (r < 0)
+                fail("%s %s: exit %d: %s", argv[0], argv[3], res.exit_status, res.err_tail ? res.err_tail : "");
+        else if (ret_out)
+                *ret_out = res.out ? TAKE_PTR(res.out) : strdup("");
+        proc_result_done(&res);
+        return r;
+}
+
+static int preflight_images(char **argv) {
+        if (*root)
+                return 0;
+        struct kubeadm_images ki;
+        _cleanup_free_ char *err = NULL, *listing = NULL;
+        if (kubeadm_images_for(version(), NULL, &ki, &err) < 0)
+                return fail("no image list for %s: %s", version(), err ? err : "?");
+        char *ls[] = { "ctr", "--namespace", "k8s.io", "images", "ls", "-q", NULL };
+        if (ctr(ls, &listing) < 0)
+                return 1;
+        size_t present = 0;
+        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++) {
+                _cleanup_free_ char *name = imageref_format(&ki.refs[i]);
+                if (!name)
+                        return 1;
+                size_t n = strlen(name);
+                bool found = false;
+                for (const char *p = listing; p && (p = strstr(p, name)); p += n)
+                        if ((p == listing || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+                                found = true;
+                if (!found)
+                        return fail("[preflight] [ERROR ImagePull]: %s is not in containerd and this node is offline",
+                                    name);
+                present++;
+        }
+        _cleanup_free_ char *pause = imageref_format(&ki.refs[KUBEADM_IMAGE_PAUSE]);
+        if (!pause)
+                return 1;
+        char *run[] = { "ctr", "--namespace", "k8s.io", "run", "--detach", pause, "kubeseed-preflight", NULL };
+        char *tasks[] = { "ctr", "--namespace", "k8s.io", "tasks", "ls", NULL };
+        char *kill[] = { "ctr", "--namespace", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", "kubeseed-preflight",
+                         NULL };
+        char *rm[] = { "ctr", "--namespace", "k8s.io", "containers", "rm", "kubeseed-preflight", NULL };
+        _cleanup_free_ char *task_list = NULL;
+        if (ctr(run, NULL) < 0 || ctr(tasks, &task_list) < 0)
+                return 1;
+        bool running = strstr(task_list, "kubeseed-preflight") && strstr(task_list, "RUNNING");
+        (void) ctr(kill, NULL);
+        sleep(1);
+        (void) ctr(rm, NULL);
+        if (!running)
+                return fail("a container from %s did not reach RUNNING:\n%s", pause, task_list);
+        char note[256];
+        snprintf(note, sizeof note, "preflight: %zu images present, a container from %s ran", present, pause);
+        record(argv, note);
+        return 0;
+}
+
 static int cmd_init_checked(char **argv, const struct config *c) {
         if (!c->init || !c->cluster) {
                 fail("init: --config needs an InitConfiguration and a ClusterConfiguration");
@@ -424,6 +492,8 @@ static int cmd_init_checked(char **argv, const struct config *c) {
                  ynode_get_str(ynode_get(c->cluster, "networking"), "podSubnet") ?: "");
         /* The manifests go first: a power cut from here on leaves a node
          * that needs `kubeadm reset` before init can run again. */
+        if (preflight_images(argv))
+                return 1;
         record(argv, "started");
         say("[control-plane] writing static Pod manifests");
         put("/etc/kubernetes/manifests/kube-apiserver.yaml", "# kubeadm TEST DOUBLE\n", 0600);
@@ -498,6 +568,8 @@ static int cmd_join_checked(char **argv, const struct config *c) {
         char extra[512];
         snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s ca-cert-hash=%s control-plane=%s",
                  expected_api(), name, token, ep, hash, control_plane ? "yes" : "no");
+        if (preflight_images(argv))
+                return 1;
         record(argv, "started");
         say("[preflight] Running pre-flight checks");
         delay("join-delay");

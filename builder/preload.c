@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+#include "preload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+#include "imageref.h"
+#include "kubeadmimages.h"
+#include "log.h"
+#include "macro.h"
+#include "manifestwalk.h"
+#include "ociarchive.h"
+#include "platform.h"
+#include "puller.h"
+#include "strv.h"
+
+void preload_result_done(struct preload_result *r) {
+        for (size_t i = 0; i < r->n_images; i++) {
+                free(r->images[i].name);
+                free(r->images[i].digest);
+                free(r->images[i].origin);
+        }
+        free(r->images);
+        *r = (struct preload_result){ 0 };
+}
+
+/* kubeadm's images for the version, then images.extra. */
+static int wanted_images(const struct profile *p, struct image_list *list) {
+        struct kubeadm_images ki;
+        _cleanup_free_ char *err = NULL;
+        int r = kubeadm_images_for(p->kubernetes.version, NULL, &ki, &err);
+        if (r < 0)
+                return log_error_errno(r, "preload: %s", err ? err : "no image list for this version");
+        if (ki.beyond_table)
+                log_warning("preload: %s is newer than the last patch release kubeseed's image table was checked "
+                            "against; using that release's images",
+                            p->kubernetes.version);
+        _cleanup_free_ char *origin = strdupf("kubeadm %s", p->kubernetes.version);
+        if (!origin)
+                return log_oom();
+        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++) {
+                r = image_list_add_ref(list, &ki.refs[i], origin);
+                if (r < 0)
+                        return log_oom();
+        }
+        r = image_list_add_extra(list, p->images_extra, p->path, &err);
+        if (r < 0)
+                return log_error_errno(r, "preload: %s", err ? err : "bad images.extra");
+        return 0;
+}
+
+static int tar_filter(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+        return n > 4 && streq(d->d_name + n - 4, ".tar") && d->d_name[0] != '.';
+}
+
+/* images.source: dir:/path — every *.tar there is read (and its blobs
+ * verified and put into the store); each wanted image must be in one. */
+static int from_directory(const char *dir, const struct image_list *want, const char *cas_dir,
+                          struct ociarchive_image *out) {
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, tar_filter, alphasort);
+        if (n < 0)
+                return log_error_errno(-errno, "preload: images.source: cannot read '%s': %m", dir);
+        struct ociarchive_listing **listings = calloc((size_t) n + 1, sizeof *listings);
+        int r = listings ? 0 : -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                if (r >= 0) {
+                        _cleanup_free_ char *path = strdupf("%s/%s", dir, names[i]->d_name), *err = NULL;
+                        r = path ? ociarchive_read(path, cas_dir, &listings[i], &err) : -ENOMEM;
+                        if (r < 0)
+                                log_error_errno(r, "preload: images.source: %s", err ? err : path);
+                }
+                free(names[i]);
+        }
+        free(names);
+
+        size_t missing = 0;
+        for (size_t w = 0; r >= 0 && w < want->n_items; w++) {
+                _cleanup_free_ char *name = imageref_format(&want->items[w].ref);
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                bool found = false;
+                for (int i = 0; i < n && !found; i++)
+                        for (size_t j = 0; j < listings[i]->n_images && !found; j++) {
+                                const struct ociarchive_entry *e = &listings[i]->images[j];
+                                struct imageref ref;
+                                const char *why;
+                                if (!e->name || imageref_parse(e->name, &ref, &why) < 0 ||
+                                    !imageref_equal(&ref, &want->items[w].ref))
+                                        continue;
+                                out[w] = (struct ociarchive_image){ .name = NULL,
+                                                                    .manifest_digest = e->manifest_digest,
+                                                                    .media_type = e->media_type,
+                                                                    .size = e->size };
+                                found = true;
+                        }
+                if (!found) {
+                        log_error("preload: %s (%s) is in no archive of '%s'", name, want->items[w].origin, dir);
+                        missing++;
+                }
+        }
+        if (r >= 0 && missing)
+                r = log_error_errno(-ENOENT, "preload: %zu image%s missing from images.source '%s'", missing,
+                                    missing == 1 ? "" : "s", dir);
+        if (r >= 0) {
+                /* The digests point into the listings: copy them before the
+                 * listings go. */
+                for (size_t w = 0; w < want->n_items && r >= 0; w++) {
+                        out[w].manifest_digest = strdup(out[w].manifest_digest);
+                        out[w].media_type = strdup(out[w].media_type);
+                        if (!out[w].manifest_digest || !out[w].media_type)
+                                r = -ENOMEM;
+                }
+        }
+        for (int i = 0; listings && i < n; i++)
+                ociarchive_listing_free(listings[i]);
+        free(listings);
+        return r;
+}
+
+static int from_registries(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                           const char *credentials_path, const struct image_list *want,
+                           struct ociarchive_image *out) {
+        _cleanup_free_ char *err = NULL;
+        struct registry_credentials *creds = NULL;
+        int r;
+        if (credentials_path && (r = registry_credentials_load(credentials_path, &creds, &err)) < 0)
+                return log_error_errno(r, "preload: %s", err ? err : credentials_path);
+        struct registry_options ro = {
+                .cas_dir = cas_dir,
+                .mirrors = p->registry_mirrors,
+                .n_mirrors = p->n_registry_mirrors,
+                .credentials = creds,
+                .progress = true,
+        };
+        _cleanup_registry_client_ struct registry_client *client = NULL;
+        r = registry_client_new(&ro, &client);
+        if (r < 0) {
+                registry_credentials_free(creds);
+                return log_error_errno(r, "preload: cannot set up the registry client: %m");
+        }
+        struct platform_target target = platform_target_from_arch(a);
+        for (size_t w = 0; w < want->n_items && r >= 0; w++) {
+                struct registry_image img = { 0 };
+                free(err);
+                err = NULL;
+                r = registry_pull(client, &want->items[w].ref, &target, &img, &err);
+                if (r < 0) {
+                        log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed", want->items[w].origin);
+                        break;
+                }
+                out[w].manifest_digest = strdup(img.manifest.digest);
+                out[w].media_type = strdup(img.manifest.media_type);
+                out[w].size = img.manifest.size;
+                if (!out[w].manifest_digest || !out[w].media_type)
+                        r = -ENOMEM;
+                registry_image_done(&img);
+        }
+        registry_credentials_free(creds);
+        return r;
+}
+
+int preload_stage(const struct profile *p, const struct arch_info *a, const char *cas_dir, const char *root,
+                  uint64_t source_date_epoch, const char *credentials_path, struct stagekey *key,
+                  struct preload_result *ret) {
+        if (!p->kubernetes.version)
+                return 0;
+        _cleanup_image_list_ struct image_list want = { 0 };
+        int r = wanted_images(p, &want);
+        if (r < 0)
+                return r;
+        struct ociarchive_image *images = calloc(want.n_items, sizeof *images);
+        if (!images)
+                return log_oom();
+        _cleanup_strv_free_ char **names = calloc(want.n_items + 1, sizeof(char *));
+        if (!names) {
+                free(images);
+                return log_oom();
+        }
+        const char *src = p->images_source && strncmp(p->images_source, "dir:", 4) == 0 ? p->images_source + 4
+                                                                                      : NULL;
+        log_info("preload: %zu images, from %s", want.n_items, src ? src : "registries");
+        r = src ? from_directory(src, &want, cas_dir, images)
+                : from_registries(p, a, cas_dir, credentials_path, &want, images);
+        for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
+                names[w] = imageref_format(&want.items[w].ref);
+                if (!names[w])
+                        r = log_oom();
+                images[w].name = names[w];
+        }
+        struct ociarchive_stats stats = { 0 };
+        _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE), *dir = NULL, *err = NULL;
+        if (r >= 0 && !archive)
+                r = log_oom();
+        if (r >= 0 && (dir = strdup(archive))) {
+                *strrchr(dir, '/') = '\0';
+                r = mkdir_p(dir, 0755);
+                if (r < 0)
+                        log_error_errno(r, "preload: cannot create '%s': %m", dir);
+        }
+        if (r >= 0) {
+                r = ociarchive_write(archive, cas_dir, images, want.n_items, (int64_t) source_date_epoch, &stats,
+                                     &err);
+                if (r < 0)
+                        log_error_errno(r, "preload: %s", err ? err : "cannot write the archive");
+        }
+        if (r >= 0) {
+                ret->images = calloc(want.n_items, sizeof *ret->images);
+                if (!ret->images)
+                        r = log_oom();
+        }
+        for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
+                struct preload_image *pi = &ret->images[ret->n_images++];
+                pi->name = strdup(images[w].name);
+                pi->digest = strdup(images[w].manifest_digest);
+                pi->origin = strdup(want.items[w].origin);
+                if (!pi->name || !pi->digest || !pi->origin || stagekey_add(key, pi->name, pi->digest) < 0)
+                        r = log_oom();
+                else
+                        log_info("preload: %s@%s", pi->name, pi->digest);
+        }
+        if (r >= 0) {
+                ret->archive_bytes = stats.blob_bytes;
+                ret->dedup_bytes = stats.dedup_bytes;
+                log_info("preload: %s: %zu blobs, %llu MiB (%llu MiB shared between images, stored once)",
+                         PRELOAD_ARCHIVE, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
+                         (unsigned long long) (stats.dedup_bytes >> 20));
+        } else
+                preload_result_done(ret);
+        for (size_t w = 0; w < want.n_items; w++) {
+                free((char *) images[w].manifest_digest);
+                free((char *) images[w].media_type);
+        }
+        free(images);
+        return r < 0 ? r : 1;
+}
