@@ -110,15 +110,15 @@ static int from_directory(const char *dir, const struct image_list *want, const 
         if (r >= 0 && missing)
                 r = log_error_errno(-ENOENT, "preload: %zu image%s missing from images.source '%s'", missing,
                                     missing == 1 ? "" : "s", dir);
-        if (r >= 0) {
-                /* The digests point into the listings: copy them before the
-                 * listings go. */
-                for (size_t w = 0; w < want->n_items && r >= 0; w++) {
-                        out[w].manifest_digest = strdup(out[w].manifest_digest);
-                        out[w].media_type = strdup(out[w].media_type);
-                        if (!out[w].manifest_digest || !out[w].media_type)
-                                r = -ENOMEM;
-                }
+        /* The digests point into the listings: copy them before the listings
+         * go. The caller frees out[] whatever we return, so on failure no
+         * entry may still point into a listing. */
+        for (size_t w = 0; w < want->n_items; w++) {
+                const char *d = out[w].manifest_digest, *mt = out[w].media_type;
+                out[w].manifest_digest = r >= 0 && d ? strdup(d) : NULL;
+                out[w].media_type = r >= 0 && mt ? strdup(mt) : NULL;
+                if (r >= 0 && (!out[w].manifest_digest || !out[w].media_type))
+                        r = -ENOMEM;
         }
         for (int i = 0; listings && i < n; i++)
                 ociarchive_listing_free(listings[i]);
@@ -200,7 +200,9 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
         _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE), *dir = NULL, *err = NULL;
         if (r >= 0 && !archive)
                 r = log_oom();
-        if (r >= 0 && (dir = strdup(archive))) {
+        if (r >= 0 && !(dir = strdup(archive)))
+                r = log_oom();
+        if (r >= 0) {
                 *strrchr(dir, '/') = '\0';
                 r = mkdir_p(dir, 0755);
                 if (r < 0)

@@ -185,3 +185,152 @@ static inline int tu_listen_loopback(int *ret_port) {
         *ret_port = ntohs(a.sin_port);
         return fd;
 }
+
+/* ---- tarballs and small OCI images ------------------------------------------ */
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+
+#include "arch.h"
+#include "digest.h"
+#include "json.h"
+
+/* A regular file in a test tarball (mode 0644, mtime TU_EPOCH). */
+struct tu_member {
+        const char *name;
+        const char *content;
+};
+#define TU_EPOCH 1700000000
+
+static inline void tu_tar_members(struct archive *a, const struct tu_member *m, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(m[i].content);
+                struct archive_entry *e = archive_entry_new();
+                assert_non_null(e);
+                archive_entry_set_pathname(e, m[i].name);
+                archive_entry_set_filetype(e, AE_IFREG);
+                archive_entry_set_perm(e, 0644);
+                archive_entry_set_size(e, (la_int64_t) len);
+                archive_entry_set_mtime(e, TU_EPOCH, 0);
+                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+                assert_int_equal(archive_write_data(a, m[i].content, len), (la_ssize_t) len);
+                archive_entry_free(e);
+        }
+        assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+}
+
+/* A tar (pax-restricted) of the members at `path`, gzip-compressed when `gzip`. */
+static inline void tu_make_tar_file(const char *path, const struct tu_member *m, size_t n, bool gzip) {
+        struct archive *a = archive_write_new();
+        assert_non_null(a);
+        assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        if (gzip)
+                assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+        assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+        tu_tar_members(a, m, n);
+}
+
+/* The same uncompressed, in memory. */
+static inline char *tu_make_tar(const struct tu_member *m, size_t n, size_t *ret_size) {
+        size_t cap = 2 * 10240, used = 0;
+        for (size_t i = 0; i < n; i++)
+                cap += 2048 + strlen(m[i].content);
+        char *buf = malloc(cap);
+        assert_non_null(buf);
+        struct archive *a = archive_write_new();
+        assert_non_null(a);
+        assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+        assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+        tu_tar_members(a, m, n);
+        *ret_size = used;
+        return buf;
+}
+
+/* Puts `data` into the content-addressed store <store>/sha256/<hex>
+ * (lib/download.h); ret_digest gets "sha256:<hex>". */
+#define TU_DIGEST_MAX (7 + SHA256_HEX_LEN + 1)
+static inline void tu_store_put(const char *store, const void *data, size_t size,
+                                char ret_digest[TU_DIGEST_MAX]) {
+        char hex[SHA256_HEX_LEN + 1];
+        assert_int_equal(sha256_buffer(data, size, hex), 0);
+        char *path = NULL;
+        assert_true(asprintf(&path, "%s/sha256/%s", store, hex) > 0);
+        char *dir = NULL;
+        assert_true(asprintf(&dir, "%s/sha256", store) > 0);
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        assert_int_equal(write_file_atomic(path, data, size, 0644), 0);
+        free(dir);
+        free(path);
+        snprintf(ret_digest, TU_DIGEST_MAX, "sha256:%s", hex);
+}
+
+/* A one-layer OCI image for the host's platform in `store`: the layer an
+ * uncompressed tar of the members (its diff_id its own digest), a config, an
+ * OCI manifest. Different members give a different manifest digest. */
+struct tu_oci_image {
+        char manifest_digest[TU_DIGEST_MAX];
+        uint64_t manifest_size;
+};
+
+static inline void tu_make_oci_image(const char *store, const struct tu_member *m, size_t n,
+                                     struct tu_oci_image *ret) {
+        size_t layer_size = 0, config_size = 0, manifest_size = 0;
+        char layer_digest[TU_DIGEST_MAX], config_digest[TU_DIGEST_MAX];
+        char *layer = tu_make_tar(m, n, &layer_size);
+        tu_store_put(store, layer, layer_size, layer_digest);
+        free(layer);
+
+        const struct arch_info *host = arch_host();
+        assert_non_null(host);
+        struct json j = {0};
+        json_begin_object(&j);
+        json_kv_string(&j, "architecture", host->oci_arch);
+        json_kv_string(&j, "os", "linux");
+        json_key(&j, "rootfs");
+        json_begin_object(&j);
+        json_kv_string(&j, "type", "layers");
+        json_key(&j, "diff_ids");
+        json_begin_array(&j);
+        json_string(&j, layer_digest);
+        json_end_array(&j);
+        json_end_object(&j);
+        json_end_object(&j);
+        char *config = NULL;
+        assert_int_equal(json_finish(&j, &config, &config_size), 0);
+        tu_store_put(store, config, config_size, config_digest);
+        free(config);
+
+        json_begin_object(&j);
+        json_key(&j, "schemaVersion");
+        json_uint(&j, 2);
+        json_kv_string(&j, "mediaType", "application/vnd.oci.image.manifest.v1+json");
+        json_key(&j, "config");
+        json_begin_object(&j);
+        json_kv_string(&j, "mediaType", "application/vnd.oci.image.config.v1+json");
+        json_kv_string(&j, "digest", config_digest);
+        json_kv_uint(&j, "size", config_size);
+        json_end_object(&j);
+        json_key(&j, "layers");
+        json_begin_array(&j);
+        json_begin_object(&j);
+        json_kv_string(&j, "mediaType", "application/vnd.oci.image.layer.v1.tar");
+        json_kv_string(&j, "digest", layer_digest);
+        json_kv_uint(&j, "size", layer_size);
+        json_end_object(&j);
+        json_end_array(&j);
+        json_end_object(&j);
+        char *manifest = NULL;
+        assert_int_equal(json_finish(&j, &manifest, &manifest_size), 0);
+        tu_store_put(store, manifest, manifest_size, ret->manifest_digest);
+        free(manifest);
+        ret->manifest_size = manifest_size;
+}
+
+/* Does dir/name exist (lstat)? */
+static inline bool tu_exists_in(const char *dir, const char *name) {
+        _cleanup_free_ char *p = tu_path(dir, name);
+        struct stat st;
+        return lstat(p, &st) == 0;
+}
