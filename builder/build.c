@@ -320,7 +320,7 @@ int build_run(const struct build_options *o) {
         _cleanup_strv_free_ char **overlay_dirs = NULL;
         _cleanup_stagekey_ struct stagekey *content = NULL;
         char content_hex[SHA256_HEX_LEN + 1] = "";
-        struct preload_result pre = { 0 };
+        struct preload_result pre = {0};
         _cleanup_free_ char *cas_dir = strdupf("%s/store", o->cache_dir);
         if (!cas_dir)
                 return log_oom();
@@ -382,7 +382,8 @@ int build_run(const struct build_options *o) {
         /* 2. Kubernetes: node binaries, kubelet unit, containerd configuration;
          * then every container image the cluster runs. Both before the
          * overlays, so that a site's overlay can still override a file. */
-        c = stage_begin("kubernetes", "Kubernetes node binaries (digests verified), kubelet unit, containerd");
+        c = stage_begin("kubernetes",
+                        "Kubernetes node binaries (digests verified), kubelet unit, containerd");
         r = stagekey_new("content", 1, &content);
         if (r < 0) {
                 log_oom();
@@ -392,7 +393,8 @@ int build_run(const struct build_options *o) {
         if (r < 0)
                 goto finish;
         stage_end(&c);
-        c = stage_begin("preload", "container images for an offline cluster (OCI archive, digests verified)");
+        c = stage_begin("preload",
+                        "container images for an offline cluster (OCI archive, digests verified)");
         r = preload_stage(o->profile, o->arch, cas_dir, root, o->source_date_epoch, o->registry_credentials,
                           content, &pre);
         if (r < 0)

@@ -15,7 +15,7 @@ struct build_options {
         /* Directories copied after the profile's overlays (--extra-overlay):
          * site customisation, and the test doubles of qemu-tests/. */
         char *const *extra_overlays;
-        const char *agent_path; /* kubeseed-firstboot built for the target */
+        const char *agent_path;           /* kubeseed-firstboot built for the target */
         const char *registry_credentials; /* --registry-credentials FILE, or NULL */
         uint64_t source_date_epoch;
 };

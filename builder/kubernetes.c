@@ -53,7 +53,8 @@ int kubernetes_stage(const struct profile *p, const struct arch_info *a, const c
                      const char *overlays_dir, const char *root, struct stagekey *key) {
         const struct profile_kubernetes *k = &p->kubernetes;
         if (!k->version) {
-                log_info("kubernetes: the profile has no kubernetes section: no bundle, no preloaded images");
+                log_info(
+                        "kubernetes: the profile has no kubernetes section: no bundle, no preloaded images");
                 return write_containerd_config(root, NULL);
         }
 
@@ -67,7 +68,8 @@ int kubernetes_stage(const struct profile *p, const struct arch_info *a, const c
                 .progress = true,
         };
         log_info("kubernetes: %s for %s from %s", k->version, a->debian,
-                 b->source_dir ? b->source_dir : (k->release_url ? k->release_url : K8S_DEFAULT_RELEASE_URL));
+                 b->source_dir ? b->source_dir
+                               : (k->release_url ? k->release_url : K8S_DEFAULT_RELEASE_URL));
         r = k8s_bundle_fetch(b, cas_dir, &dl, &err);
         if (r < 0)
                 return log_error_errno(r, "kubernetes: %s", err ? err : "cannot fetch the bundle");
@@ -75,8 +77,8 @@ int kubernetes_stage(const struct profile *p, const struct arch_info *a, const c
         if (r < 0)
                 return log_error_errno(r, "kubernetes: %s", err ? err : "cannot install the bundle");
         for (size_t i = 0; i < b->n_items; i++) {
-                log_info("kubernetes: %s -> %s (sha256 %.12s)", b->items[i].file_name, b->items[i].install_path,
-                         b->items[i].sha256);
+                log_info("kubernetes: %s -> %s (sha256 %.12s)", b->items[i].file_name,
+                         b->items[i].install_path, b->items[i].sha256);
                 r = stagekey_add(key, b->items[i].name, b->items[i].sha256);
                 if (r < 0)
                         return log_oom();

@@ -82,25 +82,6 @@ static bool is_sha256_digest(const char *s) {
         return true;
 }
 
-static bool parse_size(const struct ynode *n, uint64_t *ret) {
-        if (!n || n->kind != YNODE_SCALAR || !n->plain || !n->value[0])
-                return false;
-        const char *s = n->value;
-        if (s[0] == '0' && s[1])
-                return false;
-        uint64_t v = 0;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return false;
-                unsigned d = (unsigned) (*s - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return false;
-                v = v * 10 + d;
-        }
-        *ret = v;
-        return true;
-}
-
 /* A string member: absent is NULL with *ok true; present but not a scalar
  * sets *ok false. */
 static const char *member_str(const struct ynode *map, const char *key, bool *ok) {
@@ -215,7 +196,7 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                                          "%zu:%zu: manifests[%zu]: expected mediaType and digest strings",
                                          d->line, d->column, i);
                 const struct ynode *sn = ynode_get(d, "size");
-                if (!parse_size(sn, &size))
+                if (!ynode_parse_uint(sn, UINT64_MAX, &size))
                         return set_error(ret_error, -EBADMSG,
                                          "%zu:%zu: manifests[%zu].size: expected a non-negative integer",
                                          sn ? sn->line : d->line, sn ? sn->column : d->column, i);

@@ -26,7 +26,7 @@ void preload_result_done(struct preload_result *r) {
                 free(r->images[i].origin);
         }
         free(r->images);
-        *r = (struct preload_result){ 0 };
+        *r = (struct preload_result){0};
 }
 
 /* kubeadm's images for the version, then images.extra. */
@@ -37,7 +37,8 @@ static int wanted_images(const struct profile *p, struct image_list *list) {
         if (r < 0)
                 return log_error_errno(r, "preload: %s", err ? err : "no image list for this version");
         if (ki.beyond_table)
-                log_warning("preload: %s is newer than the last patch release kubeseed's image table was checked "
+                log_warning("preload: %s is newer than the last patch release kubeseed's image table was "
+                            "checked "
                             "against; using that release's images",
                             p->kubernetes.version);
         _cleanup_free_ char *origin = strdupf("kubeadm %s", p->kubernetes.version);
@@ -96,14 +97,15 @@ static int from_directory(const char *dir, const struct image_list *want, const 
                                 if (!e->name || imageref_parse(e->name, &ref, &why) < 0 ||
                                     !imageref_equal(&ref, &want->items[w].ref))
                                         continue;
-                                out[w] = (struct ociarchive_image){ .name = NULL,
-                                                                    .manifest_digest = e->manifest_digest,
-                                                                    .media_type = e->media_type,
-                                                                    .size = e->size };
+                                out[w] = (struct ociarchive_image){.name = NULL,
+                                                                   .manifest_digest = e->manifest_digest,
+                                                                   .media_type = e->media_type,
+                                                                   .size = e->size};
                                 found = true;
                         }
                 if (!found) {
-                        log_error("preload: %s (%s) is in no archive of '%s'", name, want->items[w].origin, dir);
+                        log_error("preload: %s (%s) is in no archive of '%s'", name, want->items[w].origin,
+                                  dir);
                         missing++;
                 }
         }
@@ -149,12 +151,13 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
         }
         struct platform_target target = platform_target_from_arch(a);
         for (size_t w = 0; w < want->n_items && r >= 0; w++) {
-                struct registry_image img = { 0 };
+                struct registry_image img = {0};
                 free(err);
                 err = NULL;
                 r = registry_pull(client, &want->items[w].ref, &target, &img, &err);
                 if (r < 0) {
-                        log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed", want->items[w].origin);
+                        log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
+                                        want->items[w].origin);
                         break;
                 }
                 out[w].manifest_digest = strdup(img.manifest.digest);
@@ -173,7 +176,7 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                   struct preload_result *ret) {
         if (!p->kubernetes.version)
                 return 0;
-        _cleanup_image_list_ struct image_list want = { 0 };
+        _cleanup_image_list_ struct image_list want = {0};
         int r = wanted_images(p, &want);
         if (r < 0)
                 return r;
@@ -185,8 +188,8 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                 free(images);
                 return log_oom();
         }
-        const char *src = p->images_source && strncmp(p->images_source, "dir:", 4) == 0 ? p->images_source + 4
-                                                                                      : NULL;
+        const char *src =
+                p->images_source && strncmp(p->images_source, "dir:", 4) == 0 ? p->images_source + 4 : NULL;
         log_info("preload: %zu images, from %s", want.n_items, src ? src : "registries");
         r = src ? from_directory(src, &want, cas_dir, images)
                 : from_registries(p, a, cas_dir, credentials_path, &want, images);
@@ -196,7 +199,7 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                         r = log_oom();
                 images[w].name = names[w];
         }
-        struct ociarchive_stats stats = { 0 };
+        struct ociarchive_stats stats = {0};
         _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE), *dir = NULL, *err = NULL;
         if (r >= 0 && !archive)
                 r = log_oom();
@@ -209,8 +212,8 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                         log_error_errno(r, "preload: cannot create '%s': %m", dir);
         }
         if (r >= 0) {
-                r = ociarchive_write(archive, cas_dir, images, want.n_items, (int64_t) source_date_epoch, &stats,
-                                     &err);
+                r = ociarchive_write(archive, cas_dir, images, want.n_items, (int64_t) source_date_epoch,
+                                     &stats, &err);
                 if (r < 0)
                         log_error_errno(r, "preload: %s", err ? err : "cannot write the archive");
         }

@@ -118,26 +118,6 @@ static bool is_media_type(const char *s) {
         return b > 0 && s[a + 1 + b] == '\0';
 }
 
-/* A JSON number as YAML parses it: a plain scalar of decimal digits. */
-static bool parse_size(const struct ynode *n, uint64_t *ret) {
-        if (!n || n->kind != YNODE_SCALAR || !n->plain || !n->value[0])
-                return false;
-        const char *s = n->value;
-        if (s[0] == '0' && s[1])
-                return false;
-        uint64_t v = 0;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return false;
-                unsigned d = (unsigned) (*s - '0');
-                if (v > ((uint64_t) INT64_MAX - d) / 10)
-                        return false;
-                v = v * 10 + d;
-        }
-        *ret = v;
-        return true;
-}
-
 static int parse_json(const char *body, size_t size, const struct yaml_limits *limits, struct ynode **ret,
                       char **ret_error) {
         _cleanup_free_ char *err = NULL;
@@ -601,7 +581,7 @@ static int classify_tree(const struct ynode *root, const char *content_type, cha
                          enum registry_kind *ret_kind, char **ret_error) {
         const struct ynode *sv = ynode_get(root, "schemaVersion");
         uint64_t version = 0;
-        if (!sv || !parse_size(sv, &version))
+        if (!sv || !ynode_parse_uint(sv, INT64_MAX, &version))
                 return fail(ret_error, -EBADMSG, "%zu:%zu: schemaVersion: expected 2",
                             sv ? sv->line : root->line, sv ? sv->column : root->column);
         if (version == 1)
@@ -714,7 +694,7 @@ static int parse_descriptor(const struct ynode *n, const char *path, struct regi
         }
         const struct ynode *s = ynode_get(n, "size");
         uint64_t size = 0;
-        if (!s || !parse_size(s, &size))
+        if (!s || !ynode_parse_uint(s, INT64_MAX, &size))
                 return fail(ret_error, -EBADMSG, "%zu:%zu: %s.size: expected a non-negative integer",
                             s ? s->line : n->line, s ? s->column : n->column, path);
         snprintf(ret->media_type, sizeof ret->media_type, "%s", mt->value);
@@ -1661,20 +1641,37 @@ static int resolve_internal(struct op *op, const struct imageref *ref, const str
         return 0;
 }
 
+/* The start of every operation: the endpoint, then the manifest for `target`.
+ * On failure nothing is left to release and the outputs are untouched. */
+static int op_start(struct registry_client *c, const struct imageref *ref,
+                    const struct platform_target *target, struct op *op, char **ret_name,
+                    struct registry_resolved *ret_resolved, struct fetched *ret_manifest, char **ret_error) {
+        _cleanup_free_ char *name = NULL;
+        int r = op_init(c, ref, op, &name, ret_error);
+        if (r < 0)
+                return r;
+        r = resolve_internal(op, ref, target, ret_resolved, ret_manifest, ret_error);
+        if (r < 0) {
+                registry_endpoint_done(&op->ep);
+                return r;
+        }
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
 int registry_resolve(struct registry_client *c, const struct imageref *ref,
                      const struct platform_target *target, struct registry_resolved *ret, char **ret_error) {
         if (!c || !ref || !target || !ret)
                 return -EINVAL;
         struct op op;
         _cleanup_free_ char *name = NULL;
-        int r = op_init(c, ref, &op, &name, ret_error);
+        struct fetched m = {};
+        int r = op_start(c, ref, target, &op, &name, ret, &m, ret_error);
         if (r < 0)
                 return r;
-        struct fetched m = {};
-        r = resolve_internal(&op, ref, target, ret, &m, ret_error);
         fetched_done(&m);
         registry_endpoint_done(&op.ep);
-        return r;
+        return 0;
 }
 
 /* ---- blobs ------------------------------------------------------------------ */
@@ -1817,20 +1814,17 @@ int registry_pull(struct registry_client *c, const struct imageref *ref,
                 return -EINVAL;
         struct op op;
         _cleanup_free_ char *name = NULL;
-        int r = op_init(c, ref, &op, &name, ret_error);
-        if (r < 0)
-                return r;
         struct registry_image img = {};
         struct fetched m = {};
+        int r = op_start(c, ref, target, &op, &name, &img.manifest, &m, ret_error);
+        if (r < 0)
+                return r;
         struct registry_manifest man = {};
         struct blob_job *jobs = NULL;
         struct pool p = {.op = &op, .progress = c->o.progress, .tty = isatty(STDERR_FILENO) == 1};
         _cleanup_free_ char *err = NULL;
         pthread_mutex_init(&p.lock, NULL);
 
-        r = resolve_internal(&op, ref, target, &img.manifest, &m, ret_error);
-        if (r < 0)
-                goto out;
         r = manifest_from_tree(m.root, m.media_type, &man, &err);
         if (r < 0) {
                 r = fail(ret_error, r, "%s: manifest %s from %s: %s", op.name, m.digest, op.ep.url,

@@ -89,7 +89,8 @@ static void global_init(void) {
         for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
                 *syms[i].slot = dlsym(h, syms[i].name);
                 if (!*syms[i].slot) {
-                        snprintf(load_error, sizeof load_error, "%s has no %s", LIBCURL_SONAME, syms[i].name);
+                        snprintf(load_error, sizeof load_error, "%s has no %s", LIBCURL_SONAME,
+                                 syms[i].name);
                         memset(&lc, 0, sizeof lc);
                         return; /* the handle stays open: harmless, and dlclose would race nothing here */
                 }

@@ -152,6 +152,25 @@ const char *ynode_get_str(const struct ynode *map, const char *key) {
         return n->value;
 }
 
+bool ynode_parse_uint(const struct ynode *n, uint64_t max, uint64_t *ret) {
+        if (!n || n->kind != YNODE_SCALAR || !n->plain || !n->value[0])
+                return false;
+        const char *s = n->value;
+        if (s[0] == '0' && s[1])
+                return false;
+        uint64_t v = 0;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return false;
+                unsigned d = (unsigned) (*s - '0');
+                if (v > (max - d) / 10)
+                        return false;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return true;
+}
+
 bool ynode_is_null(const struct ynode *n) {
         if (!n || n->kind != YNODE_SCALAR)
                 return false;

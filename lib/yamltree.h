@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A YAML document as a tree, built with libyaml's parser. Every node keeps
  * the line and column (1-based) where it starts, so callers can report
@@ -54,6 +55,9 @@ struct ynode *ynode_get(const struct ynode *map, const char *key);
 const char *ynode_get_str(const struct ynode *map, const char *key);
 /* Is this scalar YAML's null (~, null, Null, NULL, or empty plain)? */
 bool ynode_is_null(const struct ynode *n);
+/* A JSON number as YAML parses it: a plain scalar of decimal digits, no
+ * leading zero, at most `max`. False (and *ret untouched) otherwise. */
+bool ynode_parse_uint(const struct ynode *n, uint64_t max, uint64_t *ret);
 
 /* Limits: every scalar (mapping keys included) and every collection counts
  * as a node; depth counts nested collections (a top-level mapping is 1).

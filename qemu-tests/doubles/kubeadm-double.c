@@ -360,6 +360,31 @@ static int preflight_images(char **argv) {
         return 0;
 }
 
+/* What init and join do once their checks pass: the image preflight, the
+ * "started" record, the verb's first step (`step` said, `manifest` written
+ * when not NULL), the VERB-delay power-cut window, then fail=VERB. Nonzero
+ * when the verb must stop. */
+static int begin_phase(char **argv, const char *verb, const char *step, const char *manifest,
+                       const char *failure) {
+        if (preflight_images(argv))
+                return 1;
+        record(argv, "started");
+        say("%s", step);
+        if (manifest)
+                put(manifest, "# kubeadm TEST DOUBLE\n", 0600);
+        char key[32];
+        snprintf(key, sizeof key, "%s-delay", verb);
+        delay(key);
+        if (should_fail(verb)) {
+                char note[64];
+                snprintf(note, sizeof note, "FAILED (fail=%s)", verb);
+                record(argv, note);
+                fail("%s (fail=%s in " CONF ")", failure, verb);
+                return 1;
+        }
+        return 0;
+}
+
 static int cmd_init_checked(char **argv, const struct config *c) {
         if (!c->init || !c->cluster) {
                 fail("init: --config needs an InitConfiguration and a ClusterConfiguration");
@@ -492,17 +517,9 @@ static int cmd_init_checked(char **argv, const struct config *c) {
                  ynode_get_str(ynode_get(c->cluster, "networking"), "podSubnet") ?: "");
         /* The manifests go first: a power cut from here on leaves a node
          * that needs `kubeadm reset` before init can run again. */
-        if (preflight_images(argv))
+        if (begin_phase(argv, "init", "[control-plane] writing static Pod manifests",
+                        "/etc/kubernetes/manifests/kube-apiserver.yaml", "[wait-control-plane] timed out"))
                 return 1;
-        record(argv, "started");
-        say("[control-plane] writing static Pod manifests");
-        put("/etc/kubernetes/manifests/kube-apiserver.yaml", "# kubeadm TEST DOUBLE\n", 0600);
-        delay("init-delay");
-        if (should_fail("init")) {
-                record(argv, "FAILED (fail=init)");
-                fail("[wait-control-plane] timed out (fail=init in " CONF ")");
-                return 1;
-        }
         if (write_kubeconfig("/etc/kubernetes/admin.conf", endpoint, "kubernetes-admin") < 0 ||
             write_kubeconfig("/etc/kubernetes/kubelet.conf", endpoint, name) < 0) {
                 fail("cannot write kubeconfigs");
@@ -568,16 +585,8 @@ static int cmd_join_checked(char **argv, const struct config *c) {
         char extra[512];
         snprintf(extra, sizeof extra, "api=%s node=%s token=%s endpoint=%s ca-cert-hash=%s control-plane=%s",
                  expected_api(), name, token, ep, hash, control_plane ? "yes" : "no");
-        if (preflight_images(argv))
+        if (begin_phase(argv, "join", "[preflight] Running pre-flight checks", NULL, "[discovery] failed"))
                 return 1;
-        record(argv, "started");
-        say("[preflight] Running pre-flight checks");
-        delay("join-delay");
-        if (should_fail("join")) {
-                record(argv, "FAILED (fail=join)");
-                fail("[discovery] failed (fail=join in " CONF ")");
-                return 1;
-        }
         if (write_kubeconfig("/etc/kubernetes/kubelet.conf", ep, name) < 0) {
                 fail("cannot write kubelet.conf");
                 return 1;

@@ -310,18 +310,7 @@ static void make_source_dir(const char *dir) {
         make_tarball(n, cni_members, ELEMENTSOF(cni_members));
 
         static const char *const files[] = {"kubeadm", "kubelet", "kubectl", CRICTL_AMD64, CNI_AMD64};
-        _cleanup_free_ char *sums = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&sums, &size);
-        assert_non_null(f);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                _cleanup_free_ char *p = tu_path(dir, files[i]);
-                char hex[SHA256_HEX_LEN + 1];
-                assert_int_equal(sha256_file(p, hex), 0);
-                fprintf(f, "%s  %s\n", hex, files[i]);
-        }
-        assert_int_equal(fclose(f), 0);
-        tu_write_in(dir, "SHA256SUMS", sums);
+        tu_write_sums(dir, "SHA256SUMS", files, ELEMENTSOF(files));
 }
 
 struct fixture {

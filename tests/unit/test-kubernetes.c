@@ -194,18 +194,7 @@ static int teardown(void **state) {
 
 static void write_sums(const char *dir) {
         static const char *const files[] = {"kubeadm", "kubelet", "kubectl", CRICTL_AMD64, CNI_AMD64};
-        _cleanup_free_ char *sums = NULL;
-        size_t size = 0;
-        FILE *fp = open_memstream(&sums, &size);
-        assert_non_null(fp);
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                _cleanup_free_ char *p = tu_path(dir, files[i]);
-                char hex[SHA256_HEX_LEN + 1];
-                assert_int_equal(sha256_file(p, hex), 0);
-                fprintf(fp, "%s  %s\n", hex, files[i]);
-        }
-        assert_int_equal(fclose(fp), 0);
-        tu_write_in(dir, K8S_SUMS_FILE, sums);
+        tu_write_sums(dir, K8S_SUMS_FILE, files, ELEMENTSOF(files));
 }
 
 static void make_bundle(const char *dir, const char *kubelet) {

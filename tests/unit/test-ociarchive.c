@@ -56,12 +56,7 @@ static const char *host_arch(void) {
 }
 
 static void store_put(struct fx *f, const void *data, size_t size, struct blobref *ret) {
-        char hex[SHA256_HEX_LEN + 1];
-        assert_int_equal(sha256_buffer(data, size, hex), 0);
-        _cleanup_free_ char *path = strdupf("%s/sha256/%s", f->store, hex);
-        assert_non_null(path);
-        assert_int_equal(write_file_atomic(path, data, size, 0644), 0);
-        snprintf(ret->digest, sizeof ret->digest, "sha256:%s", hex);
+        tu_store_put(f->store, data, size, ret->digest);
         ret->size = size;
 }
 
@@ -69,33 +64,6 @@ static char *blob_path(const struct fx *f, const struct blobref *b) {
         char *p = strdupf("%s/sha256/%s", f->store, b->digest + 7);
         assert_non_null(p);
         return p;
-}
-
-/* A tar of {name, content} pairs (NULL-terminated), in memory. */
-static char *make_tar(const char *const *files, size_t *ret_size) {
-        size_t cap = 1 << 20, used = 0;
-        char *buf = malloc(cap);
-        assert_non_null(buf);
-        struct archive *a = archive_write_new();
-        assert_non_null(a);
-        assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-        assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
-        for (size_t i = 0; files[i]; i += 2) {
-                struct archive_entry *e = archive_entry_new();
-                archive_entry_set_pathname(e, files[i]);
-                archive_entry_set_filetype(e, AE_IFREG);
-                archive_entry_set_perm(e, 0644);
-                archive_entry_set_size(e, (la_int64_t) strlen(files[i + 1]));
-                archive_entry_set_mtime(e, EPOCH, 0);
-                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-                assert_int_equal(archive_write_data(a, files[i + 1], strlen(files[i + 1])),
-                                 (la_ssize_t) strlen(files[i + 1]));
-                archive_entry_free(e);
-        }
-        assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-        archive_write_free(a);
-        *ret_size = used;
-        return buf;
 }
 
 static char *gzip_buffer(const char *data, size_t size, size_t *ret_size) {
@@ -115,9 +83,10 @@ static char *gzip_buffer(const char *data, size_t size, size_t *ret_size) {
 }
 
 /* A layer: stores the tar.gz, returns its diff_id. */
-static void make_layer(struct fx *f, const char *const *files, struct blobref *ret, char diff_id[80]) {
+static void make_layer(struct fx *f, const struct tu_member *m, size_t n, struct blobref *ret,
+                       char diff_id[80]) {
         size_t tar_size = 0, gz_size = 0;
-        _cleanup_free_ char *tar = make_tar(files, &tar_size);
+        _cleanup_free_ char *tar = tu_make_tar(m, n, &tar_size);
         _cleanup_free_ char *gz = gzip_buffer(tar, tar_size, &gz_size);
         char hex[SHA256_HEX_LEN + 1];
         assert_int_equal(sha256_buffer(tar, tar_size, hex), 0);
@@ -207,14 +176,14 @@ static int setup(void **state) {
                 noise[i] = (char) ('!' + x % 90);
         }
         noise[600 * 1024] = '\0';
-        static const char *const l0[] = {"etc/os-release", "ID=kubeseed-test\n", NULL};
-        const char *const l1[] = {
-                "hello", "#!/bin/sh\necho hello\n", "etc/hello.conf", "a=1\n", "noise", noise, NULL};
-        static const char *const l2[] = {"world", "beta\n", NULL};
+        static const struct tu_member l0[] = {{"etc/os-release", "ID=kubeseed-test\n"}};
+        const struct tu_member l1[] = {
+                {"hello", "#!/bin/sh\necho hello\n"}, {"etc/hello.conf", "a=1\n"}, {"noise", noise}};
+        static const struct tu_member l2[] = {{"world", "beta\n"}};
         char diff_ids[3][80];
-        make_layer(f, l0, &f->layer[0], diff_ids[0]);
-        make_layer(f, l1, &f->layer[1], diff_ids[1]);
-        make_layer(f, l2, &f->layer[2], diff_ids[2]);
+        make_layer(f, l0, ELEMENTSOF(l0), &f->layer[0], diff_ids[0]);
+        make_layer(f, l1, ELEMENTSOF(l1), &f->layer[1], diff_ids[1]);
+        make_layer(f, l2, ELEMENTSOF(l2), &f->layer[2], diff_ids[2]);
         make_image(f, 0, NAME_A, (const int[]){0, 1}, 2, diff_ids);
         make_image(f, 1, NAME_B, (const int[]){0, 2}, 2, diff_ids);
         assert_true(f->layer[1].size > 3 * 128 * 1024);

@@ -328,6 +328,24 @@ static inline void tu_make_oci_image(const char *store, const struct tu_member *
         ret->manifest_size = manifest_size;
 }
 
+/* dir/sums_name listing the SHA-256 of each dir/files[i] the way sha256sum
+ * writes it: "<64 hex>  <name>" lines. */
+static inline void tu_write_sums(const char *dir, const char *sums_name, const char *const *files,
+                                 size_t n) {
+        _cleanup_free_ char *sums = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&sums, &size);
+        assert_non_null(f);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *p = tu_path(dir, files[i]);
+                char hex[SHA256_HEX_LEN + 1];
+                assert_int_equal(sha256_file(p, hex), 0);
+                fprintf(f, "%s  %s\n", hex, files[i]);
+        }
+        assert_int_equal(fclose(f), 0);
+        tu_write_in(dir, sums_name, sums);
+}
+
 /* Does dir/name exist (lstat)? */
 static inline bool tu_exists_in(const char *dir, const char *name) {
         _cleanup_free_ char *p = tu_path(dir, name);
