@@ -20,6 +20,8 @@
 #include "log.h"
 #include "macro.h"
 #include "kubernetes.h"
+#include "lock.h"
+#include "manifestwalk.h"
 #include "overlay.h"
 #include "preload.h"
 #include "proc.h"
@@ -312,11 +314,117 @@ static void outputs_free(struct output *outs, size_t n) {
 
 enum { OUT_RAW, OUT_QCOW2, OUT_SUMS, OUT_MANIFEST, N_OUT };
 
+int build_offline_check(const struct build_options *o, const struct lock_arch *section,
+                        const char *cas_dir) {
+        if (!o->profile->kubernetes.version)
+                return 0;
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_image_list_ struct image_list want = {0};
+        int r = kubernetes_bundle_files(o->profile, o->arch, &files);
+        if (r < 0)
+                return r;
+        r = preload_wanted_images(o->profile, &want);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *err = NULL;
+        r = lock_check_offline(section, o->profile->kubernetes.version, files, &want, cas_dir, &err);
+        if (r < 0)
+                return log_error_errno(r, "offline: %s", err ? err : "cannot check the store");
+        log_info("offline: the lock and the store hold all %zu files and %zu images", strv_length(files),
+                 want.n_items);
+        return 0;
+}
+
+/* The lock's section for this build: NULL when there is no lock; an empty
+ * section (so that everything is "not in the lock") when the lock has none
+ * for this architecture. */
+static int load_lock(const struct build_options *o, struct lock **ret_lock,
+                     const struct lock_arch **ret_section, struct lock_arch *empty) {
+        _cleanup_free_ char *err = NULL;
+        *ret_lock = NULL;
+        *ret_section = NULL;
+        if (!o->lock_path) {
+                if (o->offline)
+                        return log_error_errno(-EINVAL, "offline: no lock file given");
+                return 0;
+        }
+        int r = lock_load(o->lock_path, ret_lock, &err);
+        if (r == -ENOENT) {
+                /* A profile without Kubernetes has nothing to lock. */
+                if (o->offline && o->profile->kubernetes.version)
+                        return log_error_errno(r,
+                                               "offline: the lock file '%s' does not exist: run kubeseed "
+                                               "fetch -p %s on a connected machine first",
+                                               o->lock_path, o->profile->path);
+                log_info("lock: no '%s': image tags are resolved now (kubeseed fetch writes a lock)",
+                         o->lock_path);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "lock: %s", err ? err : o->lock_path);
+        *ret_section = lock_find_arch(*ret_lock, o->arch->debian);
+        if (!*ret_section) {
+                log_warning("lock: '%s' has no section for %s", o->lock_path, o->arch->debian);
+                empty->arch = (char *) o->arch->debian;
+                *ret_section = empty;
+        } else
+                log_info("lock: using '%s' (%s): digests pinned, no tag is followed", o->lock_path,
+                         o->arch->debian);
+        return 0;
+}
+
+int fetch_run(const struct build_options *o) {
+        _cleanup_free_ char *cas_dir = strdupf("%s/store", o->cache_dir), *err = NULL;
+        if (!cas_dir)
+                return log_oom();
+        _cleanup_lock_ struct lock *l = NULL;
+        int r = lock_load(o->lock_path, &l, &err);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "fetch: %s", err ? err : o->lock_path);
+        if (!l && !(l = lock_new(o->profile->name)))
+                return log_oom();
+        free(l->profile);
+        if (!(l->profile = strdup(o->profile->name)))
+                return log_oom();
+        r = mkdir_p(cas_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "fetch: cannot create '%s': %m", cas_dir);
+
+        struct lock_arch section = {.arch = strdup(o->arch->debian)};
+        if (!section.arch)
+                return log_oom();
+        struct stage_clock c = stage_begin("kubernetes", "Kubernetes node binaries into the store");
+        r = kubernetes_fetch(o->profile, o->arch, cas_dir, lock_find_arch(l, o->arch->debian), &section);
+        if (r >= 0) {
+                stage_end(&c);
+                c = stage_begin("images", "resolving every image tag to a digest, pulling into the store");
+                r = preload_fetch(o->profile, o->arch, cas_dir, o->registry_credentials, &section);
+        }
+        if (r >= 0) {
+                stage_end(&c);
+                if (!o->profile->kubernetes.version)
+                        log_info("fetch: the profile has no kubernetes section: nothing to fetch");
+                size_t nf = section.n_files, ni = section.n_images;
+                r = lock_set_arch(l, &section);
+                if (r >= 0)
+                        r = lock_save(o->lock_path, l);
+                if (r < 0)
+                        log_error_errno(r, "fetch: cannot write the lock '%s': %m", o->lock_path);
+                else
+                        log_info("fetch: wrote '%s' for %s: %zu files, %zu images", o->lock_path,
+                                 o->arch->debian, nf, ni);
+        }
+        lock_arch_done(&section);
+        return r < 0 ? r : 0;
+}
+
 int build_run(const struct build_options *o) {
         double t0 = now_s();
         int r;
         struct output outs[N_OUT] = {{0}};
-        _cleanup_free_ char *workdir = NULL, *root = NULL, *tar = NULL;
+        /* Every variable with a cleanup is declared here, before the first
+         * goto: a jump past such a declaration would free garbage. */
+        _cleanup_free_ char *workdir = NULL, *root = NULL, *tar = NULL, *tmpbase = NULL, *err = NULL;
         _cleanup_strv_free_ char **overlay_dirs = NULL;
         _cleanup_stagekey_ struct stagekey *content = NULL;
         char content_hex[SHA256_HEX_LEN + 1] = "";
@@ -326,7 +434,18 @@ int build_run(const struct build_options *o) {
                 return log_oom();
         char rootfs_key[SHA256_HEX_LEN + 1], img_key[SHA256_HEX_LEN + 1];
         struct disk_build d = {0};
+        _cleanup_lock_ struct lock *lock = NULL;
+        const struct lock_arch *section = NULL;
+        struct lock_arch empty_section = {0};
 
+        r = load_lock(o, &lock, &section, &empty_section);
+        if (r < 0)
+                goto finish;
+        if (o->offline) {
+                r = build_offline_check(o, section, cas_dir);
+                if (r < 0)
+                        goto finish;
+        }
         r = mkdir_p(o->out_dir, 0755);
         if (r < 0) {
                 log_error_errno(r, "Failed to create output directory '%s': %m", o->out_dir);
@@ -353,7 +472,6 @@ int build_run(const struct build_options *o) {
 
         /* Staging tree under the cache (same filesystem, outside the clone). */
         c = stage_begin("stage", "unpacking the root filesystem");
-        _cleanup_free_ char *tmpbase = NULL;
         if (asprintf(&tmpbase, "%s/tmp", o->cache_dir) < 0 ||
             asprintf(&workdir, "%s/build-XXXXXX", tmpbase) < 0) {
                 r = log_oom();
@@ -371,7 +489,6 @@ int build_run(const struct build_options *o) {
                 r = log_error_errno(-EIO, "stage: cannot create the staging root");
                 goto finish;
         }
-        _cleanup_free_ char *err = NULL;
         r = tar_extract(tar, root, &err);
         if (r < 0) {
                 log_error_errno(r, "stage: cannot unpack '%s': %s", tar, err ? err : "unknown error");
@@ -389,14 +506,15 @@ int build_run(const struct build_options *o) {
                 log_oom();
                 goto finish;
         }
-        r = kubernetes_stage(o->profile, o->arch, cas_dir, o->overlays_dir, root, content);
+        r = kubernetes_stage_locked(o->profile, o->arch, cas_dir, o->overlays_dir, root, section, o->offline,
+                                    content);
         if (r < 0)
                 goto finish;
         stage_end(&c);
         c = stage_begin("preload",
                         "container images for an offline cluster (OCI archive, digests verified)");
-        r = preload_stage(o->profile, o->arch, cas_dir, root, o->source_date_epoch, o->registry_credentials,
-                          content, &pre);
+        r = preload_stage_locked(o->profile, o->arch, cas_dir, root, o->source_date_epoch,
+                                 o->registry_credentials, section, o->offline, content, &pre);
         if (r < 0)
                 goto finish;
         r = stagekey_final(content, content_hex);

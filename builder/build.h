@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch.h"
+#include "lock.h"
 #include "profile.h"
 
 struct build_options {
@@ -18,6 +20,13 @@ struct build_options {
         const char *agent_path;           /* kubeseed-firstboot built for the target */
         const char *registry_credentials; /* --registry-credentials FILE, or NULL */
         uint64_t source_date_epoch;
+        /* The lock file (beside the profile: images/x.yaml -> images/x.lock).
+         * When it exists, builds take every digest from it; `kubeseed fetch`
+         * writes it. NULL: no lock. */
+        const char *lock_path;
+        /* --offline: the lock is required, nothing is downloaded; everything
+         * must already be in <cache>/store. */
+        bool offline;
 };
 
 /* Output file names: kubeseed-<profile>-<arch>.<ext>. */
@@ -35,3 +44,13 @@ int build_overlay_dirs(const struct build_options *o, char ***ret);
  * output is written under a temporary name and renamed only when everything
  * succeeded. */
 int build_run(const struct build_options *o);
+
+/* kubeseed fetch: on a connected machine, brings the Kubernetes bundle and
+ * every image for o->arch into <cache>/store (tags resolved to digests) and
+ * writes o->lock_path with this architecture's section replaced. No image
+ * is built. 0 or a negative errno (logged). */
+int fetch_run(const struct build_options *o);
+
+/* --offline: checks before anything is built that the lock and the store
+ * hold everything the build needs; logs every missing item at once. */
+int build_offline_check(const struct build_options *o, const struct lock_arch *section, const char *cas_dir);

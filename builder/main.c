@@ -12,6 +12,7 @@
 
 #include "arch.h"
 #include "build.h"
+#include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "profile.h"
@@ -19,7 +20,8 @@
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: kubeseed build -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR]\n"
-                   "                      [--set key=value]... [--agent PATH] [--overlays DIR]\n"
+                   "                      [--set key=value]... [--agent PATH] [--overlays DIR] [--offline]\n"
+                   "       kubeseed fetch -p PROFILE.yaml [--arch ARCH] [--cache DIR] [--set key=value]...\n"
                    "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
                    "\n"
                    "  -p, --profile FILE   image profile (images/*.yaml)\n"
@@ -33,7 +35,13 @@ static void usage(FILE *f) {
                    "folder)\n"
                    "      --extra-overlay DIR  copy DIR into the image after the profile's overlays "
                    "(repeatable)\n"
-                   "  -v, --verbose        debug output\n");
+                   "      --registry-credentials FILE  registry credentials (YAML, mode 0600)\n"
+                   "      --offline        build only from the cache and the lock file (no network)\n"
+                   "  -v, --verbose        debug output\n"
+                   "\n"
+                   "fetch resolves every tag to a digest, downloads everything into the cache and\n"
+                   "writes the lock file beside the profile (images/NAME.lock); build uses the\n"
+                   "lock when it exists and never follows a tag it does not record.\n");
 }
 
 static char *default_cache(void) {
@@ -104,8 +112,8 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
-        if (!streq(cmd, "build") && !streq(cmd, "check")) {
-                log_error("unknown command '%s' (expected build or check)", cmd);
+        if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch")) {
+                log_error("unknown command '%s' (expected build, fetch or check)", cmd);
                 usage(stderr);
                 return 2;
         }
@@ -120,12 +128,15 @@ int main(int argc, char **argv) {
                 {"overlays", required_argument, NULL, 'O'},
                 {"verbose", no_argument, NULL, 'v'},
                 {"extra-overlay", required_argument, NULL, 'E'},
+                {"registry-credentials", required_argument, NULL, 'R'},
+                {"offline", no_argument, NULL, 'F'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
         const char *profile_path = NULL, *arch_name = NULL, *out = "out", *cache_arg = NULL;
         const char *agent_arg = NULL, *overlays_arg = NULL, *credentials_arg = NULL;
         _cleanup_strv_free_ char **sets = NULL, **extra_overlays = NULL;
+        bool offline = false;
         int c;
         optind = 2;
         while ((c = getopt_long(argc, argv, "p:a:o:c:s:vh", opts, NULL)) >= 0) {
@@ -158,6 +169,9 @@ int main(int argc, char **argv) {
                 case 'E':
                         if (strv_push(&extra_overlays, optarg) < 0)
                                 return log_oom(), 1;
+                        break;
+                case 'F':
+                        offline = true;
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
@@ -204,8 +218,25 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *cache = cache_arg ? strdup(cache_arg) : default_cache();
         _cleanup_free_ char *agent = agent_arg ? strdup(agent_arg) : beside_self("kubeseed-firstboot");
         _cleanup_free_ char *overlays = overlays_arg ? strdup(overlays_arg) : default_overlays(profile_path);
-        if (!cache || !agent || !overlays)
+        _cleanup_free_ char *lock_path = lock_path_for_profile(profile_path);
+        if (!cache || !agent || !overlays || !lock_path)
                 return log_oom(), 1;
+        if (offline && !streq(cmd, "build")) {
+                log_error("--offline is an option of kubeseed build");
+                return 2;
+        }
+        if (streq(cmd, "fetch")) {
+                log_info("fetching profile '%s' for %s into cache '%s', lock '%s'", p->name, arch->debian,
+                         cache, lock_path);
+                struct build_options fo = {
+                        .profile = p,
+                        .arch = arch,
+                        .cache_dir = cache,
+                        .registry_credentials = credentials_arg,
+                        .lock_path = lock_path,
+                };
+                return fetch_run(&fo) < 0 ? 1 : 0;
+        }
 
         log_info("building profile '%s' for %s into '%s' (cache '%s')", p->name, arch->debian, out, cache);
         struct build_options o = {
@@ -218,6 +249,8 @@ int main(int argc, char **argv) {
                 .registry_credentials = credentials_arg,
                 .agent_path = agent,
                 .source_date_epoch = source_date_epoch(),
+                .lock_path = lock_path,
+                .offline = offline,
         };
         r = build_run(&o);
         return r < 0 ? 1 : 0;

@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "imageref.h"
 #include "kubeadmimages.h"
+#include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "manifestwalk.h"
@@ -29,8 +30,7 @@ void preload_result_done(struct preload_result *r) {
         *r = (struct preload_result){0};
 }
 
-/* kubeadm's images for the version, then images.extra. */
-static int wanted_images(const struct profile *p, struct image_list *list) {
+int preload_wanted_images(const struct profile *p, struct image_list *list) {
         struct kubeadm_images ki;
         _cleanup_free_ char *err = NULL;
         int r = kubeadm_images_for(p->kubernetes.version, NULL, &ki, &err);
@@ -130,7 +130,7 @@ static int from_directory(const char *dir, const struct image_list *want, const 
 
 static int from_registries(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                            const char *credentials_path, const struct image_list *want,
-                           struct ociarchive_image *out) {
+                           const struct imageref *pinned, struct ociarchive_image *out) {
         _cleanup_free_ char *err = NULL;
         struct registry_credentials *creds = NULL;
         int r;
@@ -154,7 +154,9 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
                 struct registry_image img = {0};
                 free(err);
                 err = NULL;
-                r = registry_pull(client, &want->items[w].ref, &target, &img, &err);
+                /* With a lock, by the locked digest: never by a tag that may
+                 * have moved since. */
+                r = registry_pull(client, pinned ? &pinned[w] : &want->items[w].ref, &target, &img, &err);
                 if (r < 0) {
                         log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
                                         want->items[w].origin);
@@ -171,13 +173,129 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
         return r;
 }
 
-int preload_stage(const struct profile *p, const struct arch_info *a, const char *cas_dir, const char *root,
-                  uint64_t source_date_epoch, const char *credentials_path, struct stagekey *key,
-                  struct preload_result *ret) {
+/* --offline: every image from the store by the lock's digest; nothing is
+ * asked of a registry (lock_check_offline() has checked that every blob is
+ * there). */
+static int from_lock(const struct lock_arch *lock, const struct image_list *want,
+                     struct ociarchive_image *out) {
+        for (size_t w = 0; w < want->n_items; w++) {
+                const struct lock_image *li = lock_find_image(lock, &want->items[w].ref);
+                if (!li)
+                        return log_error_errno(-ENOENT,
+                                               "preload: an image is not in the lock: run kubeseed fetch");
+                out[w].manifest_digest = strdup(li->digest);
+                out[w].media_type = strdup(li->media_type);
+                out[w].size = li->size;
+                if (!out[w].manifest_digest || !out[w].media_type)
+                        return log_oom();
+        }
+        return 0;
+}
+
+/* Images read from images.source archives must be the locked ones. */
+static int check_against_lock(const struct lock_arch *lock, const struct imageref *pinned,
+                              const struct image_list *want, const struct ociarchive_image *out) {
+        size_t bad = 0;
+        for (size_t w = 0; lock && w < want->n_items; w++)
+                if (!out[w].manifest_digest || !streq(out[w].manifest_digest, pinned[w].digest)) {
+                        _cleanup_free_ char *name = imageref_format(&want->items[w].ref);
+                        log_error("preload: %s is %s in images.source but %s in the lock", name ? name : "?",
+                                  out[w].manifest_digest ? out[w].manifest_digest : "(none)",
+                                  pinned[w].digest);
+                        bad++;
+                }
+        if (bad)
+                return log_error_errno(-EBADMSG,
+                                       "preload: %zu image%s changed since the lock was written: run "
+                                       "kubeseed fetch",
+                                       bad, bad == 1 ? "" : "s");
+        return 0;
+}
+
+static void images_free(struct ociarchive_image *images, size_t n) {
+        for (size_t w = 0; images && w < n; w++) {
+                free((char *) images[w].manifest_digest);
+                free((char *) images[w].media_type);
+        }
+        free(images);
+}
+
+/* Brings every wanted image into the store (pinned by the lock when there is
+ * one) and fills out[] with each one's manifest digest, type and size. */
+static int resolve_images(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                          const char *credentials_path, const struct lock_arch *lock, bool offline,
+                          const struct image_list *want, struct ociarchive_image *out) {
+        _cleanup_free_ struct imageref *pinned = NULL;
+        int r;
+        if (lock || offline) {
+                _cleanup_free_ char *err = NULL;
+                pinned = calloc(want->n_items ? want->n_items : 1, sizeof *pinned);
+                if (!pinned)
+                        return log_oom();
+                r = lock_pin_images(lock, want, pinned, &err);
+                if (r < 0)
+                        return log_error_errno(r, "preload: %s", err ? err : "cannot pin the images");
+        }
+        const char *src =
+                p->images_source && strncmp(p->images_source, "dir:", 4) == 0 ? p->images_source + 4 : NULL;
+        if (offline) {
+                log_info("preload: %zu images, offline, from the store by the lock's digests",
+                         want->n_items);
+                return from_lock(lock, want, out);
+        }
+        log_info("preload: %zu images, from %s%s", want->n_items, src ? src : "registries",
+                 lock ? " (pinned by the lock's digests)" : "");
+        if (src) {
+                r = from_directory(src, want, cas_dir, out);
+                if (r >= 0 && lock)
+                        r = check_against_lock(lock, pinned, want, out);
+                return r;
+        }
+        return from_registries(p, a, cas_dir, credentials_path, want, pinned, out);
+}
+
+int preload_fetch(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                  const char *credentials_path, struct lock_arch *section) {
         if (!p->kubernetes.version)
                 return 0;
         _cleanup_image_list_ struct image_list want = {0};
-        int r = wanted_images(p, &want);
+        int r = preload_wanted_images(p, &want);
+        if (r < 0)
+                return r;
+        struct ociarchive_image *images = calloc(want.n_items ? want.n_items : 1, sizeof *images);
+        if (!images)
+                return log_oom();
+        r = resolve_images(p, a, cas_dir, credentials_path, NULL, false, &want, images);
+        for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
+                _cleanup_free_ char *name = imageref_format(&want.items[w].ref);
+                r = name ? lock_arch_add_image(section, name, images[w].manifest_digest,
+                                               images[w].media_type, images[w].size)
+                         : -ENOMEM;
+                if (r < 0)
+                        log_error_errno(r, "fetch: cannot record %s in the lock: %m",
+                                        name ? name : "an image");
+                else
+                        log_info("fetch: %s -> %s", name, images[w].manifest_digest);
+        }
+        images_free(images, want.n_items);
+        return r < 0 ? r : 1;
+}
+
+int preload_stage(const struct profile *p, const struct arch_info *a, const char *cas_dir, const char *root,
+                  uint64_t source_date_epoch, const char *credentials_path, struct stagekey *key,
+                  struct preload_result *ret) {
+        return preload_stage_locked(p, a, cas_dir, root, source_date_epoch, credentials_path, NULL, false,
+                                    key, ret);
+}
+
+int preload_stage_locked(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                         const char *root, uint64_t source_date_epoch, const char *credentials_path,
+                         const struct lock_arch *lock, bool offline, struct stagekey *key,
+                         struct preload_result *ret) {
+        if (!p->kubernetes.version)
+                return 0;
+        _cleanup_image_list_ struct image_list want = {0};
+        int r = preload_wanted_images(p, &want);
         if (r < 0)
                 return r;
         struct ociarchive_image *images = calloc(want.n_items, sizeof *images);
@@ -188,11 +306,7 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                 free(images);
                 return log_oom();
         }
-        const char *src =
-                p->images_source && strncmp(p->images_source, "dir:", 4) == 0 ? p->images_source + 4 : NULL;
-        log_info("preload: %zu images, from %s", want.n_items, src ? src : "registries");
-        r = src ? from_directory(src, &want, cas_dir, images)
-                : from_registries(p, a, cas_dir, credentials_path, &want, images);
+        r = resolve_images(p, a, cas_dir, credentials_path, lock, offline, &want, images);
         for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
                 names[w] = imageref_format(&want.items[w].ref);
                 if (!names[w])
@@ -240,10 +354,6 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                          (unsigned long long) (stats.dedup_bytes >> 20));
         } else
                 preload_result_done(ret);
-        for (size_t w = 0; w < want.n_items; w++) {
-                free((char *) images[w].manifest_digest);
-                free((char *) images[w].media_type);
-        }
-        free(images);
+        images_free(images, want.n_items);
         return r < 0 ? r : 1;
 }

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "imageref.h"
 #include "kubeadmimages.h"
+#include "lock.h"
 #include "macro.h"
 #include "ociarchive.h"
 #include "preload.h"
@@ -262,12 +263,81 @@ static void test_no_kubernetes(void **state) {
         assert_string_equal(key, empty);
 }
 
+static int run_locked(struct fixture *f, const char *root, const struct lock_arch *lock, bool offline,
+                      struct preload_result *res) {
+        _cleanup_stagekey_ struct stagekey *k = NULL;
+        assert_int_equal(stagekey_new("preload", 1, &k), 0);
+        return preload_stage_locked(&f->p, f->arch, f->cas, root, TU_EPOCH, NULL, lock, offline, k, res);
+}
+
+/* kubeseed fetch records every wanted image with its digest; an offline
+ * build then takes them from the store alone, by those digests. */
+static void test_fetch_then_offline(void **state) {
+        struct fixture *f = *state;
+        write_source(f, SIZE_MAX);
+        struct lock_arch section = {.arch = strdup(f->arch->debian)};
+        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, &section), 1);
+        assert_int_equal(section.n_images, N_IMAGES);
+        for (size_t i = 0; i < N_IMAGES; i++) {
+                assert_string_equal(section.images[i].ref, f->names[i]);
+                assert_string_equal(section.images[i].digest, f->img[i].manifest_digest);
+                assert_string_equal(section.images[i].media_type, OCI_MEDIA_TYPE_MANIFEST);
+                assert_int_equal(section.images[i].size, f->img[i].manifest_size);
+        }
+        /* The archives are gone and images.source names nothing: offline, the
+         * store is all there is. */
+        assert_int_equal(rm_rf(f->images), 0);
+        f->p.images_source = NULL;
+        struct preload_result res = {0};
+        assert_int_equal(run_locked(f, f->root, &section, true, &res), 1);
+        assert_int_equal(res.n_images, N_IMAGES);
+        for (size_t i = 0; i < N_IMAGES; i++)
+                assert_string_equal(res.images[i].digest, f->img[i].manifest_digest);
+        preload_result_done(&res);
+        assert_archive(f, f->root);
+
+        /* An image added to the profile after the fetch: not in the lock. */
+        char *extra2[] = {(char *) EXTRA, (char *) "quay.io/test/late:v1", NULL};
+        f->p.images_extra = extra2;
+        _cleanup_free_ char *root2 = tu_path(f->dir, "root2");
+        assert_int_equal(run_locked(f, root2, &section, true, &res), -ENOENT);
+        assert_int_equal(run_locked(f, root2, &section, false, &res), -ENOENT);
+        assert_int_equal(res.n_images, 0);
+        assert_false(tu_exists_in(f->dir, "root2"));
+        /* Offline without a lock: refused. */
+        f->p.images_extra = f->extra;
+        assert_int_equal(run_locked(f, root2, NULL, true, &res), -ENOENT);
+        lock_arch_done(&section);
+}
+
+/* An image rebuilt under the same tag after the fetch: a build with the lock
+ * refuses it rather than take the new digest. */
+static void test_lock_refuses_moved_tag(void **state) {
+        struct fixture *f = *state;
+        write_source(f, SIZE_MAX);
+        struct lock_arch section = {.arch = strdup(f->arch->debian)};
+        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, &section), 1);
+        struct preload_result res = {0};
+        assert_int_equal(run_locked(f, f->root, &section, false, &res), 1);
+        preload_result_done(&res);
+
+        make_image(f, KUBEADM_IMAGE_ETCD, "2");
+        write_source(f, SIZE_MAX);
+        _cleanup_free_ char *root2 = tu_path(f->dir, "root2");
+        assert_int_equal(run_locked(f, root2, &section, false, &res), -EBADMSG);
+        assert_int_equal(res.n_images, 0);
+        assert_false(tu_exists_in(f->dir, "root2"));
+        lock_arch_done(&section);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_dir_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_source_missing_image, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_source_bad_archive, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_kubernetes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fetch_then_offline, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lock_refuses_moved_tag, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
