@@ -55,17 +55,12 @@ int preload_wanted_images(const struct profile *p, struct image_list *list) {
         return 0;
 }
 
-static int tar_filter(const struct dirent *d) {
-        size_t n = strlen(d->d_name);
-        return n > 4 && streq(d->d_name + n - 4, ".tar") && d->d_name[0] != '.';
-}
-
 /* images.source: dir:/path — every *.tar there is read (and its blobs
  * verified and put into the store); each wanted image must be in one. */
 static int from_directory(const char *dir, const struct image_list *want, const char *cas_dir,
                           struct ociarchive_image *out) {
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, tar_filter, alphasort);
+        int n = scandir(dir, &names, dirent_is_tar, alphasort);
         if (n < 0)
                 return log_error_errno(-errno, "preload: images.source: cannot read '%s': %m", dir);
         struct ociarchive_listing **listings = calloc((size_t) n + 1, sizeof *listings);

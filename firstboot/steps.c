@@ -314,17 +314,12 @@ static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reas
 
 /* ---- preloaded images ---------------------------------------------------- */
 
-static int tar_filter(const struct dirent *d) {
-        size_t n = strlen(d->d_name);
-        return n > 4 && streq(d->d_name + n - 4, ".tar") && d->d_name[0] != '.';
-}
-
 static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
         _cleanup_free_ char *dir = root_path(c, PREFLOADED_IMAGES_DIR);
         if (!dir)
                 return -ENOMEM;
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, tar_filter, alphasort);
+        int n = scandir(dir, &names, dirent_is_tar, alphasort);
         if (n < 0) {
                 if (errno != ENOENT) {
                         int r = negative_errno();

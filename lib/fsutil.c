@@ -202,3 +202,8 @@ int memstream_finish(FILE **f, char **buf, size_t *size, char **ret, size_t *ret
                 *ret_size = *size;
         return 0;
 }
+
+int dirent_is_tar(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+        return n > 4 && streq(d->d_name + n - 4, ".tar") && d->d_name[0] != '.';
+}

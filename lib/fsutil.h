@@ -40,3 +40,7 @@ int fsync_parent_dir(const char *path);
  * through *ret_size when not NULL); *buf becomes NULL. Returns 0, or -ENOMEM
  * after freeing the buffer. */
 int memstream_finish(FILE **f, char **buf, size_t *size, char **ret, size_t *ret_size);
+
+struct dirent;
+/* scandir() filter: a visible "*.tar" entry (preloaded image archives). */
+int dirent_is_tar(const struct dirent *d);
