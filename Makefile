@@ -99,13 +99,17 @@ DOUBLES_IMAGE := $(DOUBLES_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
 # Built the way an air-gapped site builds: the Kubernetes bundle from a
 # directory (kubernetes.source: dir:) and the images from OCI archives
 # (images.source: dir:), both made of test doubles (qemu-tests/doubles/).
-test-image-doubles: all test-bundle test-images
+# The add-ons come from the test catalogue, their manifests downloaded from
+# a loopback server (mktestbundle serve) for as long as the build runs.
+test-image-doubles: all test-bundle test-images test-addons
+	$(B)/mktestbundle serve --dir $(TEST_ADDONS)/files --port $(TEST_ADDONS_PORT) -- \
 	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(DOUBLES_OUT) --cache $(CACHE) \
 		--set kubernetes.version=$(TEST_K8S_VERSION) \
 		--set kubernetes.source=dir:$(CURDIR)/$(TEST_BUNDLE) \
 		--set kubernetes.crictl.version=$(TEST_CRICTL_VERSION) \
 		--set kubernetes.cni.version=$(TEST_CNI_VERSION) \
 		--set images.source=dir:$(CURDIR)/$(TEST_IMAGES) \
+		--set addons.catalog=$(CURDIR)/$(TEST_ADDONS)/catalog \
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
 qemu-test: test-image test-image-doubles

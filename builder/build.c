@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addons.h"
 #include "digest.h"
 #include "disk.h"
 #include "dpkg.h"
@@ -132,7 +133,8 @@ static int write_fstab(const char *root, const struct disk_build *d) {
 /* /etc/kubeseed/image.yaml: what the image holds, for the agent and for
  * people. */
 static int write_image_yaml(const struct build_options *o, const char *root, const char *rootfs_key,
-                            const char *image_key, const struct preload_result *pre) {
+                            const char *image_key, const struct preload_result *pre,
+                            const struct addons_plan *addons) {
         _cleanup_yemit_ struct yemit *e = NULL;
         if (yemit_new(&e) < 0)
                 return log_oom();
@@ -163,10 +165,21 @@ static int write_image_yaml(const struct build_options *o, const char *root, con
                 yemit_map_end(e);
         }
         yemit_seq_end(e);
+        /* The add-ons shipped (their manifests and checks are in
+         * ADDON_CATALOG_PATH); digest = what the agent records once applied. */
         yemit_str(e, "addons");
         yemit_seq_start(e);
-        for (char **a = o->profile->addons; a && *a; a++)
-                yemit_str(e, *a);
+        for (size_t i = 0; i < addons->shipped.n_defs; i++) {
+                const struct addon_def *d = &addons->shipped.defs[i];
+                char digest[SHA256_HEX_LEN + 8] = "";
+                (void) addon_digest(d, digest);
+                yemit_map_start(e);
+                yemit_kv(e, "name", d->name);
+                yemit_kv(e, "category", d->category);
+                yemit_kv_raw(e, "default", d->is_default ? "true" : "false");
+                yemit_kv(e, "digest", digest);
+                yemit_map_end(e);
+        }
         yemit_seq_end(e);
         yemit_map_end(e);
         yemit_document_end(e);
@@ -323,7 +336,12 @@ int build_offline_check(const struct build_options *o, const struct lock_arch *s
         int r = kubernetes_bundle_files(o->profile, o->arch, &files);
         if (r < 0)
                 return r;
-        r = preload_wanted_images(o->profile, &want);
+        /* The add-ons' manifests first: their images are part of the list. */
+        struct addons_plan addons = {0};
+        r = addons_stage(o->profile, cas_dir, NULL, section, true, NULL, NULL, &addons);
+        if (r >= 0)
+                r = preload_wanted_images(o->profile, &addons.images, &want);
+        addons_plan_done(&addons);
         if (r < 0)
                 return r;
         _cleanup_free_ char *err = NULL;
@@ -390,6 +408,7 @@ int fetch_run(const struct build_options *o) {
         if (r < 0)
                 return log_error_errno(r, "fetch: cannot create '%s': %m", cas_dir);
 
+        struct addons_plan addons = {0};
         struct lock_arch section = {.arch = strdup(o->arch->debian)};
         if (!section.arch)
                 return log_oom();
@@ -397,8 +416,14 @@ int fetch_run(const struct build_options *o) {
         r = kubernetes_fetch(o->profile, o->arch, cas_dir, lock_find_arch(l, o->arch->debian), &section);
         if (r >= 0) {
                 stage_end(&c);
+                c = stage_begin("addons", "add-on manifests into the store");
+                r = addons_stage(o->profile, cas_dir, NULL, NULL, false, &section, NULL, &addons);
+        }
+        if (r >= 0) {
+                stage_end(&c);
                 c = stage_begin("images", "resolving every image tag to a digest, pulling into the store");
-                r = preload_fetch(o->profile, o->arch, cas_dir, o->registry_credentials, &section);
+                r = preload_fetch(o->profile, o->arch, cas_dir, o->registry_credentials, &addons.images,
+                                  &section);
         }
         if (r >= 0) {
                 stage_end(&c);
@@ -415,6 +440,7 @@ int fetch_run(const struct build_options *o) {
                                  o->arch->debian, nf, ni);
         }
         lock_arch_done(&section);
+        addons_plan_done(&addons);
         return r < 0 ? r : 0;
 }
 
@@ -429,6 +455,7 @@ int build_run(const struct build_options *o) {
         _cleanup_stagekey_ struct stagekey *content = NULL;
         char content_hex[SHA256_HEX_LEN + 1] = "";
         struct preload_result pre = {0};
+        struct addons_plan addons = {0};
         _cleanup_free_ char *cas_dir = strdupf("%s/store", o->cache_dir);
         if (!cas_dir)
                 return log_oom();
@@ -511,10 +538,16 @@ int build_run(const struct build_options *o) {
         if (r < 0)
                 goto finish;
         stage_end(&c);
+        c = stage_begin("addons", "add-on manifests (digests verified) and their catalogue");
+        r = addons_stage(o->profile, cas_dir, root, section, o->offline, NULL, content, &addons);
+        if (r < 0)
+                goto finish;
+        stage_end(&c);
         c = stage_begin("preload",
                         "container images for an offline cluster (OCI archive, digests verified)");
         r = preload_stage_locked(o->profile, o->arch, cas_dir, root, o->source_date_epoch,
-                                 o->registry_credentials, section, o->offline, content, &pre);
+                                 o->registry_credentials, &addons.images, section, o->offline, content,
+                                 &pre);
         if (r < 0)
                 goto finish;
         r = stagekey_final(content, content_hex);
@@ -566,7 +599,7 @@ int build_run(const struct build_options *o) {
                                 .image = outs[OUT_RAW].tmp,
                                 .seed = seed,
                                 .source_date_epoch = o->source_date_epoch};
-        r = write_image_yaml(o, root, rootfs_key, img_key, &pre);
+        r = write_image_yaml(o, root, rootfs_key, img_key, &pre, &addons);
         if (r < 0)
                 goto finish;
         r = disk_plan(&d);
@@ -653,6 +686,7 @@ finish:
         outputs_free(outs, N_OUT);
         disk_build_done(&d);
         preload_result_done(&pre);
+        addons_plan_done(&addons);
         if (workdir)
                 (void) rm_rf(workdir);
         return r;

@@ -54,6 +54,9 @@ void lock_arch_done(struct lock_arch *a) {
         for (size_t i = 0; i < a->n_files; i++)
                 free(a->files[i].name);
         free(a->files);
+        for (size_t i = 0; i < a->n_manifests; i++)
+                free(a->manifests[i].name);
+        free(a->manifests);
         for (size_t i = 0; i < a->n_images; i++)
                 free(a->images[i].ref);
         free(a->images);
@@ -98,20 +101,41 @@ int lock_set_arch(struct lock *l, struct lock_arch *a) {
         return 0;
 }
 
-int lock_arch_add_file(struct lock_arch *a, const char *name, const char *sha256_hex) {
+static int add_named(struct lock_file **list, size_t *n_list, const char *name, const char *sha256_hex) {
         if (!hex64_valid(sha256_hex) || !*name)
                 return -EINVAL;
-        struct lock_file *n = reallocarray(a->files, a->n_files + 1, sizeof *n);
+        struct lock_file *n = reallocarray(*list, *n_list + 1, sizeof *n);
         if (!n)
                 return -ENOMEM;
-        a->files = n;
-        struct lock_file *f = &a->files[a->n_files];
+        *list = n;
+        struct lock_file *f = &n[*n_list];
         *f = (struct lock_file){.name = strdup(name)};
         if (!f->name)
                 return -ENOMEM;
         memcpy(f->sha256, sha256_hex, SHA256_HEX_LEN + 1);
-        a->n_files++;
+        (*n_list)++;
         return 0;
+}
+
+static const char *find_named(const struct lock_file *list, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(list[i].name, name))
+                        return list[i].sha256;
+        return NULL;
+}
+
+int lock_arch_add_file(struct lock_arch *a, const char *name, const char *sha256_hex) {
+        return add_named(&a->files, &a->n_files, name, sha256_hex);
+}
+
+int lock_arch_add_manifest(struct lock_arch *a, const char *url, const char *sha256_hex) {
+        if (find_named(a->manifests, a->n_manifests, url))
+                return 0;
+        return add_named(&a->manifests, &a->n_manifests, url, sha256_hex);
+}
+
+const char *lock_manifest_sha256(const struct lock_arch *a, const char *url) {
+        return a ? find_named(a->manifests, a->n_manifests, url) : NULL;
 }
 
 int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest, const char *media_type,
@@ -133,10 +157,7 @@ int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest
 }
 
 const char *lock_file_sha256(const struct lock_arch *a, const char *name) {
-        for (size_t i = 0; a && i < a->n_files; i++)
-                if (streq(a->files[i].name, name))
-                        return a->files[i].sha256;
-        return NULL;
+        return a ? find_named(a->files, a->n_files, name) : NULL;
 }
 
 const struct lock_image *lock_find_image(const struct lock_arch *a, const struct imageref *ref) {
@@ -181,6 +202,17 @@ int lock_render(const struct lock *l, char **ret, size_t *ret_size) {
                         }
                         yemit_seq_end(e);
                         yemit_map_end(e);
+                }
+                if (a->n_manifests) {
+                        yemit_str(e, "addon-manifests");
+                        yemit_seq_start(e);
+                        for (size_t j = 0; j < a->n_manifests; j++) {
+                                yemit_map_start(e);
+                                yemit_kv(e, "url", a->manifests[j].name);
+                                yemit_kv(e, "sha256", a->manifests[j].sha256);
+                                yemit_map_end(e);
+                        }
+                        yemit_seq_end(e);
                 }
                 yemit_str(e, "images");
                 yemit_seq_start(e);
@@ -258,10 +290,43 @@ static int get_str(const struct pctx *c, const struct ynode *map, const char *ke
         return 0;
 }
 
+/* A list of {<name_key>, sha256} (bundle files, add-on manifests). */
+static int parse_named_list(const struct pctx *c, const struct ynode *list, const char *what,
+                            const char *item, const char *name_key, struct lock_file **arr, size_t *n_arr) {
+        const char *const keys[] = {name_key, "sha256", NULL};
+        int r = want_kind(c, list, YNODE_SEQUENCE, what);
+        if (r < 0)
+                return r;
+        if (list->n_items > LOCK_ITEMS_MAX)
+                return perr(c, list->line, list->column, "more than %u %s", LOCK_ITEMS_MAX, what);
+        for (size_t i = 0; i < list->n_items; i++) {
+                const struct ynode *f = list->items[i];
+                const char *name = NULL, *sha = NULL;
+                r = want_kind(c, f, YNODE_MAPPING, what);
+                if (r >= 0)
+                        r = check_keys(c, f, what, keys);
+                if (r >= 0)
+                        r = get_str(c, f, name_key, what, &name);
+                if (r >= 0)
+                        r = get_str(c, f, "sha256", what, &sha);
+                if (r < 0)
+                        return r;
+                const struct ynode *sn = ynode_get(f, "sha256");
+                if (!hex64_valid(sha))
+                        return perr(c, sn->line, sn->column, "%s: sha256 must be 64 lowercase hex digits",
+                                    name);
+                if (find_named(*arr, *n_arr, name))
+                        return perr(c, f->line, f->column, "%s '%s' is listed twice", item, name);
+                r = add_named(arr, n_arr, name, sha);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int parse_kubernetes(const struct pctx *c, const struct ynode *k, const char *where,
                             struct lock_arch *a) {
         static const char *const keys[] = {"version", "files", NULL};
-        static const char *const fkeys[] = {"name", "sha256", NULL};
         int r = want_kind(c, k, YNODE_MAPPING, where);
         if (r >= 0)
                 r = check_keys(c, k, where, keys);
@@ -275,34 +340,7 @@ static int parse_kubernetes(const struct pctx *c, const struct ynode *k, const c
         const struct ynode *files = ynode_get(k, "files");
         if (!files)
                 return perr(c, k->line, k->column, "%s: 'files' is missing", where);
-        r = want_kind(c, files, YNODE_SEQUENCE, "files");
-        if (r < 0)
-                return r;
-        if (files->n_items > LOCK_ITEMS_MAX)
-                return perr(c, files->line, files->column, "more than %u files", LOCK_ITEMS_MAX);
-        for (size_t i = 0; i < files->n_items; i++) {
-                const struct ynode *f = files->items[i];
-                const char *name = NULL, *sha = NULL;
-                r = want_kind(c, f, YNODE_MAPPING, "a file");
-                if (r >= 0)
-                        r = check_keys(c, f, "a file", fkeys);
-                if (r >= 0)
-                        r = get_str(c, f, "name", "a file", &name);
-                if (r >= 0)
-                        r = get_str(c, f, "sha256", "a file", &sha);
-                if (r < 0)
-                        return r;
-                const struct ynode *sn = ynode_get(f, "sha256");
-                if (!hex64_valid(sha))
-                        return perr(c, sn->line, sn->column, "%s: sha256 must be 64 lowercase hex digits",
-                                    name);
-                if (lock_file_sha256(a, name))
-                        return perr(c, f->line, f->column, "file '%s' is listed twice", name);
-                r = lock_arch_add_file(a, name, sha);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return parse_named_list(c, files, "files", "file", "name", &a->files, &a->n_files);
 }
 
 static int parse_images(const struct pctx *c, const struct ynode *images, struct lock_arch *a) {
@@ -356,7 +394,7 @@ static int parse_images(const struct pctx *c, const struct ynode *images, struct
 
 int lock_parse(const char *filename, const char *data, size_t size, struct lock **ret, char **ret_error) {
         static const char *const top_keys[] = {"lock-version", "profile", "architectures", NULL};
-        static const char *const arch_keys[] = {"kubernetes", "images", NULL};
+        static const char *const arch_keys[] = {"kubernetes", "addon-manifests", "images", NULL};
         struct pctx c = {filename, ret_error};
         _cleanup_free_ char *yerr = NULL;
         _cleanup_ynode_ struct ynode *root = NULL;
@@ -409,6 +447,10 @@ int lock_parse(const char *filename, const char *data, size_t size, struct lock 
                 const struct ynode *k = ynode_get(an, "kubernetes");
                 if (k && !ynode_is_null(k))
                         r = parse_kubernetes(&c, k, where, &a);
+                const struct ynode *ms = ynode_get(an, "addon-manifests");
+                if (r >= 0 && ms && !ynode_is_null(ms))
+                        r = parse_named_list(&c, ms, "addon-manifests", "manifest", "url", &a.manifests,
+                                             &a.n_manifests);
                 const struct ynode *images = ynode_get(an, "images");
                 if (r >= 0 && images && !ynode_is_null(images))
                         r = parse_images(&c, images, &a);

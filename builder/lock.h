@@ -24,6 +24,9 @@
  *         files:
  *           - name: kubeadm
  *             sha256: <64 hex>
+ *       addon-manifests:                 # add-on manifests fetched by URL
+ *         - url: https://github.com/.../kube-flannel.yml
+ *           sha256: <64 hex>
  *       images:
  *         - ref: registry.k8s.io/pause:3.10
  *           digest: sha256:<64 hex>     # the manifest for this architecture
@@ -54,6 +57,8 @@ struct lock_arch {
         char *kubernetes_version; /* NULL: the profile had no kubernetes section */
         struct lock_file *files;
         size_t n_files;
+        struct lock_file *manifests; /* add-on manifests: name is the URL */
+        size_t n_manifests;
         struct lock_image *images;
         size_t n_images;
 };
@@ -101,6 +106,9 @@ int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest
                         uint64_t size);
 
 const char *lock_file_sha256(const struct lock_arch *a, const char *name);
+/* Add-on manifests fetched by URL (a URL already locked is kept). */
+int lock_arch_add_manifest(struct lock_arch *a, const char *url, const char *sha256_hex);
+const char *lock_manifest_sha256(const struct lock_arch *a, const char *url);
 const struct lock_image *lock_find_image(const struct lock_arch *a, const struct imageref *ref);
 
 /* Turns the wanted images into references pinned by the lock's digests:

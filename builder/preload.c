@@ -30,7 +30,8 @@ void preload_result_done(struct preload_result *r) {
         *r = (struct preload_result){0};
 }
 
-int preload_wanted_images(const struct profile *p, struct image_list *list) {
+int preload_wanted_images(const struct profile *p, const struct image_list *addon_images,
+                          struct image_list *list) {
         struct kubeadm_images ki;
         _cleanup_free_ char *err = NULL;
         int r = kubeadm_images_for(p->kubernetes.version, NULL, &ki, &err);
@@ -49,6 +50,9 @@ int preload_wanted_images(const struct profile *p, struct image_list *list) {
                 if (r < 0)
                         return log_oom();
         }
+        for (size_t i = 0; addon_images && i < addon_images->n_items; i++)
+                if (image_list_add_ref(list, &addon_images->items[i].ref, addon_images->items[i].origin) < 0)
+                        return log_oom();
         r = image_list_add_extra(list, p->images_extra, p->path, &err);
         if (r < 0)
                 return log_error_errno(r, "preload: %s", err ? err : "bad images.extra");
@@ -250,11 +254,12 @@ static int resolve_images(const struct profile *p, const struct arch_info *a, co
 }
 
 int preload_fetch(const struct profile *p, const struct arch_info *a, const char *cas_dir,
-                  const char *credentials_path, struct lock_arch *section) {
+                  const char *credentials_path, const struct image_list *addon_images,
+                  struct lock_arch *section) {
         if (!p->kubernetes.version)
                 return 0;
         _cleanup_image_list_ struct image_list want = {0};
-        int r = preload_wanted_images(p, &want);
+        int r = preload_wanted_images(p, addon_images, &want);
         if (r < 0)
                 return r;
         struct ociarchive_image *images = calloc(want.n_items ? want.n_items : 1, sizeof *images);
@@ -279,18 +284,18 @@ int preload_fetch(const struct profile *p, const struct arch_info *a, const char
 int preload_stage(const struct profile *p, const struct arch_info *a, const char *cas_dir, const char *root,
                   uint64_t source_date_epoch, const char *credentials_path, struct stagekey *key,
                   struct preload_result *ret) {
-        return preload_stage_locked(p, a, cas_dir, root, source_date_epoch, credentials_path, NULL, false,
-                                    key, ret);
+        return preload_stage_locked(p, a, cas_dir, root, source_date_epoch, credentials_path, NULL, NULL,
+                                    false, key, ret);
 }
 
 int preload_stage_locked(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                          const char *root, uint64_t source_date_epoch, const char *credentials_path,
-                         const struct lock_arch *lock, bool offline, struct stagekey *key,
-                         struct preload_result *ret) {
+                         const struct image_list *addon_images, const struct lock_arch *lock, bool offline,
+                         struct stagekey *key, struct preload_result *ret) {
         if (!p->kubernetes.version)
                 return 0;
         _cleanup_image_list_ struct image_list want = {0};
-        int r = preload_wanted_images(p, &want);
+        int r = preload_wanted_images(p, addon_images, &want);
         if (r < 0)
                 return r;
         struct ociarchive_image *images = calloc(want.n_items, sizeof *images);

@@ -41,9 +41,11 @@ int preload_stage(const struct profile *p, const struct arch_info *a, const char
                   struct preload_result *ret);
 
 /* Every image the image will hold, in order: kubeadm's images for
- * kubernetes.version, then images.extra. fetch and build share it. Logs
- * its errors. */
-int preload_wanted_images(const struct profile *p, struct image_list *list);
+ * kubernetes.version, then the add-ons' (addon_images, may be NULL: what
+ * their manifests name and their images lists), then images.extra. fetch
+ * and build share it. Logs its errors. */
+int preload_wanted_images(const struct profile *p, const struct image_list *addon_images,
+                          struct image_list *list);
 
 /* preload_stage() with a lock section (may be NULL): every wanted image must
  * be in it ("not in the lock: run kubeseed fetch") and is pulled by the
@@ -52,12 +54,13 @@ int preload_wanted_images(const struct profile *p, struct image_list *list);
  * registry: the images are taken from the store by digest. */
 int preload_stage_locked(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                          const char *root, uint64_t source_date_epoch, const char *credentials_path,
-                         const struct lock_arch *lock, bool offline, struct stagekey *key,
-                         struct preload_result *ret);
+                         const struct image_list *addon_images, const struct lock_arch *lock, bool offline,
+                         struct stagekey *key, struct preload_result *ret);
 
 /* kubeseed fetch: resolves every wanted image for `a` (by tag, or from
  * images.source), brings it into the store, and appends each one (name as
  * asked, manifest digest, media type, size) to `section`. 0 without
  * kubernetes.version, 1 otherwise, or a negative errno (logged). */
 int preload_fetch(const struct profile *p, const struct arch_info *a, const char *cas_dir,
-                  const char *credentials_path, struct lock_arch *section);
+                  const char *credentials_path, const struct image_list *addon_images,
+                  struct lock_arch *section);

@@ -395,6 +395,27 @@ static const struct field images_fields[] = {
         {},
 };
 
+static const struct field addons_fields[] = {
+        {.key = "catalog",
+         .type = F_STRING,
+         .offset = OFF(addons.catalog),
+         .check = is_abs_path,
+         .expected = EXP_PATH},
+        {.key = "ship",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(addons.ship),
+         .check = is_addon,
+         .expected = "an add-on name (lowercase letters, digits and '-')"},
+        {.key = "default",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(addons.defaults),
+         .check = is_addon,
+         .expected = "an add-on name (lowercase letters, digits and '-')"},
+        {},
+};
+
 #define MOFF(member) offsetof(struct profile_registry_mirror, member)
 
 static const struct field mirror_fields[] = {
@@ -479,11 +500,9 @@ static const struct field profile_fields[] = {
          .children = images_fields,
          .expected = "a mapping with extra, source"},
         {.key = "addons",
-         .type = F_LIST,
-         .unique = true,
-         .offset = OFF(addons),
-         .check = is_addon,
-         .expected = "an add-on name (lowercase letters, digits and '-')"},
+         .type = F_MAP,
+         .children = addons_fields,
+         .expected = "a mapping with catalog, ship, default"},
         {.key = "registry-mirrors",
          .type = F_MIRRORS,
          .expected = "a mapping of registry host to {endpoint, ca-file, insecure}"},
@@ -1044,7 +1063,9 @@ void profile_free(struct profile *p) {
         free(p->kubernetes.cni_url);
         strv_free(p->images_extra);
         free(p->images_source);
-        strv_free(p->addons);
+        free(p->addons.catalog);
+        strv_free(p->addons.ship);
+        strv_free(p->addons.defaults);
         for (size_t i = 0; i < p->n_registry_mirrors; i++) {
                 free(p->registry_mirrors[i].registry);
                 free(p->registry_mirrors[i].endpoint);
@@ -1075,8 +1096,7 @@ static int apply_defaults(struct profile *p) {
         int r;
         if ((r = strv_default(&p->components, "main")) < 0 || (r = strv_default(&p->packages, NULL)) < 0 ||
             (r = strv_default(&p->initramfs_modules, NULL)) < 0 ||
-            (r = strv_default(&p->overlays, "base")) < 0 || (r = strv_default(&p->images_extra, NULL)) < 0 ||
-            (r = strv_default(&p->addons, NULL)) < 0)
+            (r = strv_default(&p->overlays, "base")) < 0 || (r = strv_default(&p->images_extra, NULL)) < 0)
                 return r;
         if (!p->kernel_cmdline) {
                 p->kernel_cmdline = strdup("");
@@ -1129,6 +1149,7 @@ int profile_parse(const char *filename, const char *data, size_t size, char *con
                 if (!p->path)
                         return -ENOMEM;
                 r = convert_map(&c, profile_fields, root, 1, 1, p, NULL);
+                p->has_addons = ynode_get(root, "addons") != NULL;
         }
         if (r >= 0)
                 r = apply_defaults(p);

@@ -31,8 +31,12 @@ struct profile_kubernetes {
         char *cni_url;
 };
 
-struct profile_addon {
-        char *name;
+/* addons: which definitions of the catalogue (docs/addons.md) the image
+ * ships and which the agent applies when the metadata names none. */
+struct profile_addons {
+        char *catalog;   /* absolute directory; NULL: addons/ beside the profile's folder */
+        char **ship;     /* NULL: every definition in the catalogue */
+        char **defaults; /* NULL: the definitions marked default: true */
 };
 
 struct profile {
@@ -59,7 +63,8 @@ struct profile {
         struct profile_kubernetes kubernetes;
         char **images_extra;
         char *images_source; /* "dir:/path" or NULL */
-        char **addons;
+        struct profile_addons addons;
+        bool has_addons; /* the profile has an addons key: add-ons are shipped */
         struct profile_registry_mirror *registry_mirrors;
         size_t n_registry_mirrors;
 };

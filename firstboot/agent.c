@@ -204,7 +204,10 @@ static int run_step(struct agent_ctx *c, struct state *s, const char *name, char
                  c->resuming ? "resuming (the last attempt did not finish)" : "running");
 
         _cleanup_free_ char *detail = NULL, *reason = NULL;
+        c->step_name = name;
+        c->step_digest[0] = '\0';
         r = fn(c, &detail, &reason);
+        c->step_name = NULL;
         if (r < 0) {
                 if (!reason)
                         reason = strdup(strerror(-r));
@@ -219,6 +222,8 @@ static int run_step(struct agent_ctx *c, struct state *s, const char *name, char
                 return r;
         }
         r = state_step_done(s, name, c->now(), detail);
+        if (r >= 0 && c->step_digest[0])
+                r = state_step_set_digest(s, name, c->step_digest);
         if (r >= 0)
                 r = save_state(c, s, ret_reason);
         if (r < 0)
@@ -316,6 +321,15 @@ static void record_usage(const struct agent_ctx *c) {
                 log_info("Own resource use: %lu ms CPU, %ld KiB peak RSS", cpu_ms, ru.ru_maxrss);
 }
 
+/* plan_reset_changed_addons()'s view of the image's catalogue. */
+static int addon_digest_of(const char *name, char out[80], void *userdata) {
+        const struct agent_ctx *c = userdata;
+        const struct addon_def *d = addon_catalog_find(&c->addons, name);
+        if (!d)
+                return -ENOENT;
+        return addon_digest(d, out);
+}
+
 static int run_plan(struct agent_ctx *c, char **ret_reason) {
         const struct agent_options *o = c->o;
         _cleanup_state_ struct state *s = NULL;
@@ -344,7 +358,11 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
                 return r;
         c->state = s;
 
-        const char *const *plan = plan_for_role(c->cfg.role);
+        _cleanup_strv_free_ char **plan_v = NULL;
+        r = plan_build(c->cfg.role, c->addon_order, &plan_v);
+        if (r < 0)
+                return r;
+        const char *const *plan = (const char *const *) plan_v;
         const char *foreign = plan_foreign_step(plan, s);
         if (foreign) {
                 _cleanup_free_ char *why =
@@ -363,22 +381,69 @@ static int run_plan(struct agent_ctx *c, char **ret_reason) {
         for (size_t i = 0; plan[i]; i++)
                 if (state_ensure_step(s, plan[i]) < 0)
                         return -ENOMEM;
+        /* An add-on whose manifests changed in the image is applied again. */
+        int changed = plan_reset_changed_addons(s, addon_digest_of, c);
+        if (changed > 0)
+                log_info("%d add-on%s changed since applied: applying again", changed,
+                         changed == 1 ? "" : "s");
         r = save_state(c, s, ret_reason);
         if (r < 0)
                 return r;
 
-        for (;;) {
-                size_t i;
-                enum plan_decision d = plan_next(plan, s, &i);
-                if (d == PLAN_DONE)
-                        break;
+        /* The first failure stops the node's own steps; among the add-ons,
+         * one that failed stops only those that depend on it. */
+        _cleanup_strv_free_ char **failed_addons = NULL;
+        _cleanup_free_ char *first_reason = NULL;
+        int first_error = 0;
+        for (size_t i = 0; plan[i]; i++) {
+                if (plan_step_always(plan[i]))
+                        continue;
                 const struct state_step *st = state_find(s, plan[i]);
-                c->resuming = d == PLAN_RESUME || (st && st->status == STEP_FAILED);
-                r = run_step(c, s, plan[i], ret_reason);
-                if (r < 0)
+                if (st && st->status == STEP_DONE)
+                        continue;
+                const char *addon = plan_addon_name(plan[i]);
+                const char *blocker = NULL;
+                for (char **f = failed_addons; addon && f && *f && !blocker; f++)
+                        if (addon_depends_on(&c->addons, c->addon_order, addon, *f))
+                                blocker = *f;
+                if (blocker) {
+                        _cleanup_free_ char *why =
+                                strdupf("not started: it depends on %s, which failed", blocker);
+                        if (!why || state_step_failed(s, plan[i], c->now(), why) < 0)
+                                return -ENOMEM;
+                        r = save_state(c, s, ret_reason);
+                        if (r < 0)
+                                return r;
+                        log_error("Step %s: %s", plan[i], why);
+                        if (strv_push(&failed_addons, addon) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                c->resuming = (st && (st->status == STEP_RUNNING || st->status == STEP_FAILED));
+                _cleanup_free_ char *reason = NULL;
+                r = run_step(c, s, plan[i], &reason);
+                if (r >= 0)
+                        continue;
+                if (!addon) {
+                        *ret_reason = TAKE_PTR(reason);
                         return r;
+                }
+                if (strv_push(&failed_addons, addon) < 0)
+                        return -ENOMEM;
+                if (!first_reason) {
+                        first_reason = TAKE_PTR(reason);
+                        first_error = r;
+                } else if (reason)
+                        log_error("%s", reason);
         }
         c->resuming = false;
+        if (first_error < 0) {
+                size_t n = strv_length(failed_addons);
+                *ret_reason = n > 1 ? strdupf("%s (and %zu more add-on%s failed or not started)",
+                                              first_reason, n - 1, n - 1 == 1 ? "" : "s")
+                                    : TAKE_PTR(first_reason);
+                return first_error;
+        }
 
         r = write_done_marker(o->root, c->now());
         if (r < 0) {

@@ -22,8 +22,18 @@
 #define STEP_WAIT_API "wait-api" /* worker, control-plane-join: the API answers, CA pinned */
 #define STEP_KUBEADM_JOIN "kubeadm-join"
 
+#define STEP_ADDON_PREFIX "addon-" /* control-plane: one step per add-on, "addon-<name>" */
+
 /* NULL-terminated list of step names for the role (static storage). */
 const char *const *plan_for_role(enum node_role role);
+
+/* The role's plan followed, on a control plane, by one step per add-on of
+ * `addons` (NULL-terminated, already in dependency order; may be NULL).
+ * Allocated (strv). -ENOMEM, -EINVAL for a role with no plan. */
+int plan_build(enum node_role role, char *const *addons, char ***ret);
+
+/* "addon-flannel" -> "flannel"; NULL when `step` is not an add-on step. */
+const char *plan_addon_name(const char *step);
 
 /* Steps that run on every boot, whatever the state says: their product lives
  * in memory (the validated metadata). */
@@ -43,3 +53,11 @@ enum plan_decision plan_next(const char *const *plan, const struct state *s, siz
  * changed the node's role after it started)? Returns the first such step's
  * name, or NULL. */
 const char *plan_foreign_step(const char *const *plan, const struct state *s);
+
+/* Add-on steps recorded as done whose digest differs from `digest_of`'s for
+ * the add-on (its manifests changed in the image): set back to pending.
+ * Returns how many were reset. `digest_of` fills out[] or returns < 0 for
+ * an add-on it does not know (left alone). */
+int plan_reset_changed_addons(struct state *s,
+                              int (*digest_of)(const char *name, char out[80], void *userdata),
+                              void *userdata);

@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "strv.h"
+#include "yamltree.h"
 
 static bool real_root(const struct agent_ctx *c) {
         const char *r = c->o->root;
@@ -37,6 +38,9 @@ void agent_ctx_done(struct agent_ctx *c) {
         free(c->kubeadm_version);
         free(c->node_name);
         c->kubeadm_version = c->node_name = NULL;
+        addon_catalog_done(&c->addons);
+        strv_free(c->addon_order);
+        c->addon_order = NULL;
 }
 
 void redact_secrets(char *text, const char *const *secrets) {
@@ -63,8 +67,8 @@ static void secrets_of(const struct agent_ctx *c, const char *out[4]) {
 
 /* Runs a program; on failure *ret_reason gets "<what> failed (...): <last
  * lines of stderr, secrets redacted>". */
-static int run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
-               struct proc_result *keep, char **ret_reason) {
+int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
+             struct proc_result *keep, char **ret_reason) {
         struct proc_result res = {0};
         struct proc_opts opts = {
                 .timeout_sec = timeout_sec, .stdout_fd = -1, .capture_stdout = keep != NULL};
@@ -103,19 +107,19 @@ static int run(struct agent_ctx *c, const char *what, char **argv, unsigned time
         return 0;
 }
 
-static char *root_path(const struct agent_ctx *c, const char *p) {
+char *step_root_path(const struct agent_ctx *c, const char *p) {
         return path_join_root(c->o->root, p);
 }
 
 static bool exists_in_root(const struct agent_ctx *c, const char *p) {
-        _cleanup_free_ char *f = root_path(c, p);
+        _cleanup_free_ char *f = step_root_path(c, p);
         return f && access(f, F_OK) == 0;
 }
 
 /* Write a file below the root (parent directories created with dir_mode). */
-static int put_file(const struct agent_ctx *c, const char *p, const char *data, size_t size, mode_t mode,
-                    mode_t dir_mode, char **ret_reason) {
-        _cleanup_free_ char *f = root_path(c, p);
+int step_put_file(const struct agent_ctx *c, const char *p, const char *data, size_t size, mode_t mode,
+                  mode_t dir_mode, char **ret_reason) {
+        _cleanup_free_ char *f = step_root_path(c, p);
         if (!f)
                 return -ENOMEM;
         _cleanup_free_ char *dir = strdup(f);
@@ -195,6 +199,11 @@ static int step_metadata(struct agent_ctx *c, char **ret_detail, char **ret_reas
         c->have_cfg = true;
         for (char **w = c->cfg.warnings; w && *w; w++)
                 log_warning("%s", *w);
+        /* The add-on selection is part of the metadata's validation: an
+         * unknown name stops the node before anything runs. */
+        r = addons_prepare(c, ret_reason);
+        if (r < 0)
+                return r;
 
         *ret_detail = strdupf("%s: role %s, instance-id %s", c->cfg.source, node_role_to_string(c->cfg.role),
                               c->cfg.instance_id);
@@ -237,7 +246,7 @@ static int node_name(struct agent_ctx *c) {
                 c->node_name = strdup(c->cfg.hostname);
         else {
                 char h[256] = "";
-                _cleanup_free_ char *p = root_path(c, "/etc/hostname"), *data = NULL;
+                _cleanup_free_ char *p = step_root_path(c, "/etc/hostname"), *data = NULL;
                 if (p && read_file_full(p, 4096, &data, NULL) >= 0) {
                         data[strcspn(data, "\n")] = '\0';
                         snprintf(h, sizeof h, "%s", data);
@@ -261,11 +270,11 @@ static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reas
         /* The short name goes to the kernel, as hostnamectl does with a FQDN. */
         char line[300];
         int n = snprintf(line, sizeof line, "%s\n", name);
-        int r = put_file(c, "/etc/hostname", line, (size_t) n, 0644, 0755, ret_reason);
+        int r = step_put_file(c, "/etc/hostname", line, (size_t) n, 0644, 0755, ret_reason);
         if (r < 0)
                 return r;
         /* Debian's convention: the host's own name on 127.0.1.1. */
-        _cleanup_free_ char *hosts_path = root_path(c, "/etc/hosts"), *hosts = NULL;
+        _cleanup_free_ char *hosts_path = step_root_path(c, "/etc/hosts"), *hosts = NULL;
         if (!hosts_path)
                 return -ENOMEM;
         size_t size = 0;
@@ -297,7 +306,7 @@ static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reas
                 }
                 memcpy(out + o, want, strlen(want));
                 o += strlen(want);
-                r = put_file(c, "/etc/hosts", out, o, 0644, 0755, ret_reason);
+                r = step_put_file(c, "/etc/hosts", out, o, 0644, 0755, ret_reason);
                 if (r < 0)
                         return r;
         }
@@ -314,8 +323,54 @@ static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reas
 
 /* ---- preloaded images ---------------------------------------------------- */
 
+/* Every image /etc/kubeseed/image.yaml lists is in containerd's k8s.io
+ * namespace; a missing one fails the step, named. */
+static int check_images_present(struct agent_ctx *c, size_t *ret_expected, char **ret_reason) {
+        _cleanup_free_ char *path = step_root_path(c, IMAGE_YAML_PATH), *data = NULL, *err = NULL;
+        size_t size = 0;
+        if (!path)
+                return -ENOMEM;
+        int r = read_file_full(path, 4u << 20, &data, &size);
+        if (r == -ENOENT)
+                return 0; /* an image built without a kubernetes section */
+        _cleanup_ynode_ struct ynode *doc = NULL;
+        if (r >= 0)
+                r = yaml_parse_one(data, size, NULL, &doc, &err);
+        if (r < 0) {
+                *ret_reason = strdupf("cannot read %s: %s", IMAGE_YAML_PATH, err ? err : strerror(-r));
+                return r;
+        }
+        const struct ynode *images = ynode_get(doc, "images");
+        if (!images || images->kind != YNODE_SEQUENCE || images->n_items == 0)
+                return 0;
+        char *argv[] = {"ctr", "--namespace", "k8s.io", "images", "ls", "-q", NULL};
+        struct proc_result res = {0};
+        r = step_run(c, "listing containerd's images", argv, 300, &res, ret_reason);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **missing = NULL;
+        for (size_t i = 0; i < images->n_items; i++) {
+                const char *name = ynode_get_str(images->items[i], "name");
+                if (name && !text_has_line(res.out, name) && strv_push(&missing, name) < 0) {
+                        proc_result_done(&res);
+                        return -ENOMEM;
+                }
+        }
+        proc_result_done(&res);
+        if (missing) {
+                _cleanup_free_ char *list = strv_join(missing, ", ");
+                *ret_reason =
+                        strdupf("%zu of the %zu preloaded images listed in %s are not in containerd after "
+                                "the import (kubeadm would have to pull them): %s",
+                                strv_length(missing), images->n_items, IMAGE_YAML_PATH, list ? list : "?");
+                return -ENOENT;
+        }
+        *ret_expected = images->n_items;
+        return 0;
+}
+
 static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        _cleanup_free_ char *dir = root_path(c, PREFLOADED_IMAGES_DIR);
+        _cleanup_free_ char *dir = step_root_path(c, PREFLOADED_IMAGES_DIR);
         if (!dir)
                 return -ENOMEM;
         struct dirent **names = NULL;
@@ -342,7 +397,7 @@ static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason
                                 char *argv[] = {"ctr",    "--namespace", "k8s.io", "images",
                                                 "import", file,          NULL};
                                 _cleanup_free_ char *what = strdupf("importing %s", names[i]->d_name);
-                                r = what ? run(c, what, argv, 1800, NULL, ret_reason) : -ENOMEM;
+                                r = what ? step_run(c, what, argv, 1800, NULL, ret_reason) : -ENOMEM;
                                 if (r >= 0)
                                         imported++;
                         }
@@ -352,8 +407,20 @@ static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason
         free(names);
         if (r < 0)
                 return r;
-        *ret_detail = strdupf("%d archive%s imported into containerd (namespace k8s.io)", imported,
-                              imported == 1 ? "" : "s");
+        /* kubeadm must never pull: every image the builder recorded must now
+         * be in containerd. */
+        size_t expected = 0;
+        r = check_images_present(c, &expected, ret_reason);
+        if (r < 0)
+                return r;
+        if (expected == 0)
+                *ret_detail = strdupf("%d archive%s imported into containerd (namespace k8s.io)", imported,
+                                      imported == 1 ? "" : "s");
+        else
+                *ret_detail =
+                        strdupf("%d archive%s imported into containerd (namespace k8s.io); all %zu images "
+                                "of %s present",
+                                imported, imported == 1 ? "" : "s", expected, IMAGE_YAML_PATH);
         return *ret_detail ? 0 : -ENOMEM;
 }
 
@@ -362,9 +429,11 @@ static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason
 /* Places the pre-provisioned CA (again after a kubeadm reset, which removes
  * /etc/kubernetes/pki). */
 static int place_ca(struct agent_ctx *c, char **ret_reason) {
-        int r = put_file(c, CA_CERT_PATH, c->cfg.ca_cert, strlen(c->cfg.ca_cert), 0644, 0755, ret_reason);
+        int r = step_put_file(c, CA_CERT_PATH, c->cfg.ca_cert, strlen(c->cfg.ca_cert), 0644, 0755,
+                              ret_reason);
         if (r >= 0)
-                r = put_file(c, CA_KEY_PATH, c->cfg.ca_key, strlen(c->cfg.ca_key), 0600, 0755, ret_reason);
+                r = step_put_file(c, CA_KEY_PATH, c->cfg.ca_key, strlen(c->cfg.ca_key), 0600, 0755,
+                                  ret_reason);
         return r;
 }
 
@@ -381,7 +450,7 @@ static int step_ca(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
 }
 
 static int step_kubeconfig(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        _cleanup_free_ char *src = root_path(c, ADMIN_CONF), *data = NULL;
+        _cleanup_free_ char *src = step_root_path(c, ADMIN_CONF), *data = NULL;
         size_t size = 0;
         if (!src)
                 return -ENOMEM;
@@ -391,7 +460,7 @@ static int step_kubeconfig(struct agent_ctx *c, char **ret_detail, char **ret_re
                         strdupf("cannot read %s (did kubeadm init write it?): %s", ADMIN_CONF, strerror(-r));
                 return r;
         }
-        r = put_file(c, "/root/.kube/config", data, size, 0600, 0700, ret_reason);
+        r = step_put_file(c, "/root/.kube/config", data, size, 0600, 0700, ret_reason);
         if (r < 0)
                 return r;
         *ret_detail = strdup("/root/.kube/config");
@@ -401,7 +470,7 @@ static int step_kubeconfig(struct agent_ctx *c, char **ret_detail, char **ret_re
 /* ---- worker: wait for the API server -------------------------------------- */
 
 /* Exponential backoff with jitter: 1 s doubling to 30 s, each +-20%. */
-static unsigned backoff_ms(unsigned attempt) {
+unsigned step_backoff_ms(unsigned attempt) {
         unsigned base = 1000;
         for (unsigned i = 1; i < attempt && base < 30000; i++)
                 base *= 2;
@@ -453,7 +522,7 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                                               last ? last : "?");
                         return -ETIMEDOUT;
                 }
-                unsigned wait = backoff_ms(attempt);
+                unsigned wait = step_backoff_ms(attempt);
                 log_info("Waiting for %s (%s); next try in %.1f s", url, last ? last : "?", wait / 1000.0);
                 (void) usleep(wait * 1000U);
         }
@@ -467,7 +536,7 @@ static int kubeadm_version(struct agent_ctx *c, char **ret_reason) {
                 return 0;
         char *argv[] = {"kubeadm", "version", "-o", "short", NULL};
         struct proc_result res = {0};
-        int r = run(c, "kubeadm version", argv, 60, &res, ret_reason);
+        int r = step_run(c, "kubeadm version", argv, 60, &res, ret_reason);
         if (r < 0)
                 return r;
         char empty[] = ""; /* no output leaves res.out NULL; never write into a literal */
@@ -510,7 +579,7 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
                 .n_taints = cfg->n_taints,
                 .advertise_address = cfg->role != NODE_ROLE_WORKER ? cfg->node_ip : NULL,
                 .control_plane_endpoint = cfg->endpoint,
-                .pod_subnet = cfg->pod_subnet,
+                .pod_subnet = step_pod_subnet(c),
                 .service_subnet = cfg->service_subnet,
                 .token = cfg->token,
                 .certificate_key = cfg->certificate_key,
@@ -540,7 +609,7 @@ static int step_kubeadm_config(struct agent_ctx *c, char **ret_detail, char **re
         }
         /* It holds the token (and certificate key): 0600, and outside
          * /etc/kubernetes so that kubeadm reset keeps it. */
-        r = put_file(c, KUBEADM_CONFIG_PATH, text, size, 0600, 0700, ret_reason);
+        r = step_put_file(c, KUBEADM_CONFIG_PATH, text, size, 0600, 0700, ret_reason);
         explicit_bzero(text, size);
         if (r < 0)
                 return r;
@@ -559,7 +628,7 @@ static int kubeadm_reset(struct agent_ctx *c, const struct kubeadm_config *kc, c
         if (kubeadm_reset_argv(kc, &argv) < 0)
                 return -ENOMEM;
         log_info("A previous kubeadm run did not finish: resetting the node before trying again");
-        return run(c, "kubeadm reset", argv, 600, NULL, ret_reason);
+        return step_run(c, "kubeadm reset", argv, 600, NULL, ret_reason);
 }
 
 static unsigned kubeadm_timeout(const struct agent_ctx *c) {
@@ -592,7 +661,7 @@ static int run_kubeadm(struct agent_ctx *c, bool init, char **ret_detail, char *
         const char *what = init               ? "kubeadm init"
                            : kc.control_plane ? "kubeadm join (control plane)"
                                               : "kubeadm join";
-        r = run(c, what, argv, kubeadm_timeout(c), NULL, ret_reason);
+        r = step_run(c, what, argv, kubeadm_timeout(c), NULL, ret_reason);
         if (r < 0)
                 return r;
         *ret_detail = init ? strdupf("control plane %s initialised (Kubernetes %s)", c->node_name,
@@ -628,7 +697,7 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                 *ret_reason = strdupf("no taint keys known for Kubernetes %s", version);
                 return r;
         }
-        _cleanup_free_ char *admin = root_path(c, ADMIN_CONF);
+        _cleanup_free_ char *admin = step_root_path(c, ADMIN_CONF);
         if (!admin)
                 return -ENOMEM;
         for (const char *const *key = keys; *key; key++) {
@@ -659,7 +728,7 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
                                 return r;
                         }
                         proc_result_done(&res);
-                        unsigned wait = backoff_ms(attempt);
+                        unsigned wait = step_backoff_ms(attempt);
                         log_info("kubectl taint failed; retrying in %.1f s", wait / 1000.0);
                         (void) usleep(wait * 1000U);
                 }
@@ -686,6 +755,8 @@ static const struct {
 };
 
 step_fn step_lookup(const char *name) {
+        if (plan_addon_name(name))
+                return step_addon;
         for (size_t i = 0; i < ELEMENTSOF(steps); i++)
                 if (streq(steps[i].name, name))
                         return steps[i].fn;

@@ -3,9 +3,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "addon.h"
 #include "agent.h"
 #include "nodeconfig.h"
+#include "proc.h"
 #include "sources.h"
 #include "state.h"
 
@@ -16,6 +19,7 @@
 #define KUBESEED_STATE_DIR "/var/lib/kubeseed"
 #define KUBEADM_CONFIG_PATH KUBESEED_STATE_DIR "/kubeadm.yaml" /* 0600: holds the token */
 #define PREFLOADED_IMAGES_DIR "/usr/share/kubeseed/images"
+#define IMAGE_YAML_PATH "/etc/kubeseed/image.yaml" /* written by the builder */
 #define ADMIN_CONF "/etc/kubernetes/admin.conf"
 #define KUBELET_CONF "/etc/kubernetes/kubelet.conf"
 #define APISERVER_MANIFEST "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -33,6 +37,14 @@ struct agent_ctx {
         char *node_name;       /* the hostname the node registers with */
         bool resuming;         /* the step being run was interrupted or failed before */
         struct state *state;   /* borrowed */
+        const char *step_name; /* the step being run (add-on steps share one function) */
+        /* Control plane: the image's add-on catalogue and the selection in
+         * the order they are applied (metadata step). */
+        struct addon_catalog addons;
+        char **addon_order;
+        /* Set by a step that applied something identifiable (an add-on's
+         * manifests); recorded with the step when it is done. */
+        char step_digest[SHA256_HEX_LEN + 8];
 };
 
 void agent_ctx_done(struct agent_ctx *c);
@@ -43,6 +55,28 @@ typedef int (*step_fn)(struct agent_ctx *c, char **ret_detail, char **ret_reason
 
 /* The function for a step name of plan.h; NULL when unknown. */
 step_fn step_lookup(const char *name);
+
+/* Helpers the steps share. */
+/* Runs a program; on failure *ret_reason gets "<what> failed (...): <last
+ * line of stderr, secrets redacted>". `keep` (may be NULL) receives the
+ * output on success. */
+int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
+             struct proc_result *keep, char **ret_reason);
+char *step_root_path(const struct agent_ctx *c, const char *p);
+/* Write a file below the root (parent directories created with dir_mode). */
+int step_put_file(const struct agent_ctx *c, const char *p, const char *data, size_t size, mode_t mode,
+                  mode_t dir_mode, char **ret_reason);
+/* Exponential backoff with jitter: 1 s doubling to 30 s, each +-20%. */
+unsigned step_backoff_ms(unsigned attempt);
+
+/* The add-on steps (addonstep.c): apply one add-on (c->step_name is
+ * "addon-<name>"), and the metadata step's part: the catalogue and the
+ * ordered selection. */
+int step_addon(struct agent_ctx *c, char **ret_detail, char **ret_reason);
+int addons_prepare(struct agent_ctx *c, char **ret_reason);
+/* The pod subnet the cluster uses: the metadata's, else flannel's usual
+ * 10.244.0.0/16 when a CNI add-on is selected (it needs one), else NULL. */
+const char *step_pod_subnet(const struct agent_ctx *c);
 
 /* Replace every occurrence of each secret in `text` (in place) by
  * "<redacted>"-length-preserving asterisks: tool output that echoes a token

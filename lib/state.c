@@ -41,6 +41,7 @@ static void step_done(struct state_step *st) {
         free(st->name);
         free(st->reason);
         free(st->detail);
+        free(st->digest);
 }
 
 void state_free(struct state *s) {
@@ -50,6 +51,16 @@ void state_free(struct state *s) {
                 step_done(&s->steps[i]);
         free(s->steps);
         free(s);
+}
+
+/* "sha256:" and 64 lowercase hex digits. */
+static bool digest_text_valid(const char *d) {
+        if (strncmp(d, "sha256:", 7) != 0 || strlen(d) != 71)
+                return false;
+        for (const char *p = d + 7; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
 }
 
 static bool name_valid(const char *name) {
@@ -225,6 +236,35 @@ int state_step_running(struct state *s, const char *name, uint64_t now) {
         st->reason = NULL;
         free(st->detail);
         st->detail = NULL;
+        free(st->digest);
+        st->digest = NULL;
+        return 0;
+}
+
+int state_step_pending(struct state *s, const char *name) {
+        struct state_step *st = (struct state_step *) state_find(s, name);
+        if (!st)
+                return -ENOENT;
+        st->status = STEP_PENDING;
+        st->start = st->end = 0;
+        free(st->reason);
+        free(st->detail);
+        free(st->digest);
+        st->reason = st->detail = st->digest = NULL;
+        return 0;
+}
+
+int state_step_set_digest(struct state *s, const char *name, const char *digest) {
+        struct state_step *st = (struct state_step *) state_find(s, name);
+        if (!st)
+                return -ENOENT;
+        if (digest && !digest_text_valid(digest))
+                return -EINVAL;
+        char *d = NULL;
+        if (digest && !(d = strdup(digest)))
+                return -ENOMEM;
+        free(st->digest);
+        st->digest = d;
         return 0;
 }
 
@@ -318,13 +358,14 @@ static int parse_u64(const char *s, size_t len, uint64_t *ret) {
         return 0;
 }
 
-enum { F_NAME, F_STATUS, F_START, F_END, F_REASON, F_DETAIL, _F_MAX };
-static const char *const field_names[_F_MAX] = {"name", "status", "start", "end", "reason", "detail"};
+enum { F_NAME, F_STATUS, F_START, F_END, F_REASON, F_DETAIL, F_DIGEST, _F_MAX };
+static const char *const field_names[_F_MAX] = {"name",   "status", "start", "end",
+                                                "reason", "detail", "digest"};
 
 static int parse_step_line(struct state *s, const char *p, size_t len, size_t line, char **ret_error) {
         /* p points after "step"; every field is " key=value". */
         bool seen[_F_MAX] = {};
-        _cleanup_free_ char *name = NULL, *reason = NULL, *detail = NULL;
+        _cleanup_free_ char *name = NULL, *reason = NULL, *detail = NULL, *digest = NULL;
         int status = -1;
         uint64_t start = 0, end = 0;
         int r;
@@ -395,6 +436,14 @@ static int parse_step_line(struct state *s, const char *p, size_t len, size_t li
                                 return parse_error(ret_error, line, "'%s' is not a unix time in seconds",
                                                    field_names[f]);
                         break;
+                case F_DIGEST:
+                        digest = strndup(val, vlen);
+                        if (!digest)
+                                return -ENOMEM;
+                        if (!digest_text_valid(digest))
+                                return parse_error(ret_error, line,
+                                                   "invalid digest (expected sha256:<64 hex digits>)");
+                        break;
                 case F_REASON:
                 case F_DETAIL: {
                         char **dst = f == F_REASON ? &reason : &detail;
@@ -437,6 +486,7 @@ static int parse_step_line(struct state *s, const char *p, size_t len, size_t li
         st->end = end;
         st->reason = TAKE_PTR(reason);
         st->detail = TAKE_PTR(detail);
+        st->digest = TAKE_PTR(digest);
         return 0;
 }
 
@@ -508,7 +558,8 @@ int state_serialize(const struct state *s, char **ret, size_t *ret_size) {
                 const struct state_step *st = &s->steps[i];
                 if (!name_valid(st->name) || (unsigned) st->status >= _STEP_STATUS_MAX ||
                     (st->reason && strlen(st->reason) > STATE_MAX_TEXT) ||
-                    (st->detail && strlen(st->detail) > STATE_MAX_TEXT))
+                    (st->detail && strlen(st->detail) > STATE_MAX_TEXT) ||
+                    (st->digest && !digest_text_valid(st->digest)))
                         return -EINVAL;
         }
         if (s->n_steps > STATE_MAX_STEPS)
@@ -538,6 +589,8 @@ int state_serialize(const struct state *s, char **ret, size_t *ret_size) {
                                 return -ENOMEM;
                         fprintf(f, " detail=%s", e);
                 }
+                if (st->digest)
+                        fprintf(f, " digest=%s", st->digest);
                 fputc('\n', f);
         }
         return memstream_finish(&f, &buf, &size, ret, ret_size);
@@ -647,6 +700,8 @@ int state_to_json(const struct state *s, char **ret) {
                 jstr(f, st->reason);
                 fputs(",\"detail\":", f);
                 jstr(f, st->detail);
+                fputs(",\"digest\":", f);
+                jstr(f, st->digest);
                 fputc('}', f);
         }
         fputs("]}\n", f);

@@ -19,11 +19,14 @@
  *   kubeseed-state 1
  *   step name=seed status=done start=1714557600 end=1714557601 detail=/dev/vdb\s(vfat)
  *   step name=report status=failed start=1714557601 end=1714557602 reason=...
+ *   step name=addon-flannel status=done start=1714557700 end=1714557760 digest=sha256:<64 hex>
  *
  * - The header "kubeseed-state 1" is the first record; nothing else may precede it.
  * - A step record is "step" followed by KEY=VALUE fields, each preceded by
  *   exactly one space: name, status, start, end (required) and reason,
- *   detail (optional, omitted when empty). Unknown or repeated keys are errors.
+ *   detail, digest (optional, omitted when empty). Unknown or repeated keys are errors.
+ * - digest: "sha256:<64 lowercase hex>", what the step applied (an add-on's
+ *   manifests): a different one in the image means the step must run again.
  * - name: 1-64 characters of [a-z0-9_-], unique in the file.
  * - status: pending | running | done | failed.
  * - start, end: unix time in seconds (decimal, no sign); 0 = not yet.
@@ -51,6 +54,7 @@ struct state_step {
         uint64_t start, end; /* unix seconds; 0 = not yet */
         char *reason;        /* failed: why (no secrets); NULL otherwise */
         char *detail;        /* optional one-line result ("/dev/vdb (vfat, label CIDATA)") */
+        char *digest;        /* optional "sha256:<hex>" of what the step applied */
 };
 
 struct state {
@@ -91,6 +95,12 @@ int state_escape(const char *s, char **ret);
 int state_unescape(const char *s, size_t len, char **ret);
 
 struct state_step *state_find(const struct state *s, const char *name);
+/* Record (or clear, with NULL) what a step applied; cleared by
+ * state_step_running(). -ENOENT, -EINVAL for a malformed digest. */
+int state_step_set_digest(struct state *s, const char *name, const char *digest);
+/* Back to pending, forgetting times, reason, detail and digest (what it
+ * applied changed: run it again). -ENOENT. */
+int state_step_pending(struct state *s, const char *name);
 /* Add `name` as pending unless present. 1 added, 0 present, <0 error. */
 int state_ensure_step(struct state *s, const char *name);
 /* Transitions; each adds the step when absent. running: start=now, end=0,

@@ -128,3 +128,11 @@ int replace_error(char **ret_error, int r, const char *fmt, ...) {
         }
         return r;
 }
+
+bool text_has_line(const char *text, const char *line) {
+        size_t n = strlen(line);
+        for (const char *p = text; p && n && (p = strstr(p, line)); p += n)
+                if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+                        return true;
+        return false;
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -31,3 +32,6 @@ int replace_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 
 /* The value of a hex digit (either case), or -EINVAL. */
 int unhexchar(char c);
+
+/* Is `line` one whole line of `text` (a program's output)? NULL text: no. */
+bool text_has_line(const char *text, const char *line);

@@ -12,6 +12,12 @@
 #   wrong-ca  the same with a server certificate from another CA: no join
 #   bad-token metadata with a malformed token: failed state naming the field
 #   power-cut QEMU killed during kubeadm init, booted again: it finishes
+#   addons    (in cp) the test catalogue's add-ons applied in dependency order
+#             with the kubectl double, each waited for, recorded with its digest
+#   addon-fail a readiness check that never passes: reported by name with the
+#             last status; the add-on that depends on it is not started
+#   addon-cut QEMU killed during an add-on's apply: the next boot applies it
+#             again and never re-applies the finished ones
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -110,6 +116,16 @@ ks_check "cp: CA key is 0600" test "$(ks_file_mode "$work/cp.raw" /etc/kubernete
 ks_check "cp: kubeadm config (holds the token) is 0600" test "$(ks_file_mode "$work/cp.raw" /var/lib/kubeseed/kubeadm.yaml)" = 0600
 ks_check "cp: /root/.kube/config written" test -n "$(ks_read_file "$work/cp.raw" /root/.kube/config)"
 ks_check "cp: every step recorded done" bash -c '! grep "^step" <<<"$1" | grep -vq "status=done"' _ "$cp_state"
+apply_order() { grep -o '^kubectl .* apply --filename /var/lib/kubeseed/addons/[a-z-]*/' <<<"$1" | sed 's|.*/addons/||; s|/$||' | tr '\n' ' '; }
+ks_check "cp: the add-ons were applied in dependency order (flannel, local-path, dashboard), each once" \
+        test "$(apply_order "$cp_calls")" = "flannel local-path dashboard "
+ks_check "cp: every image the add-on manifests name was already in containerd when applied" \
+        bash -c 'test "$(grep -c "^kubectl .* apply .*| sha256=.* present" <<<"$1")" -eq 3' _ "$cp_calls"
+ks_check "cp: the agent waited for each add-on's workloads (the double answers not-ready first)" \
+        bash -c 'grep -q "get daemonset kube-flannel-ds .* | query 2: ready" <<<"$1" &&
+                 grep -q "get deployment dashboard-metrics-scraper .* | query 2: ready" <<<"$1"' _ "$cp_calls"
+ks_check "cp: each add-on is recorded done with the digest of its manifests" \
+        bash -c 'test "$(grep -c "^step name=addon-[a-z-]* status=done .*digest=sha256:[0-9a-f]\{64\}$" <<<"$1")" -eq 3' _ "$cp_state"
 ks_check "cp: the token never reached the console" bash -c '! grep -aq "$1" "$2"' _ "$TOKEN" "$work/cp.console.log"
 ks_check "cp: the token is not in the state file" bash -c '! grep -q "$1" <<<"$2"' _ "$TOKEN" "$cp_state"
 if [ -n "${KS_BENCH_FILE:-}" ]; then
@@ -213,8 +229,54 @@ ks_check "power-cut: the half-done init was reset, then init ran again and compl
 ks_check "power-cut: steps done before the cut were not run again" \
         test "$(grep -c 'Step images: running' "$work/power-2.console.log")" -eq 0
 
+# ---- add-ons: a readiness check that never passes ---------------------------------
+# local-path never becomes ready; dashboard depends on storage (in the test
+# catalogue) and must not start; flannel gets the metadata's pod subnet.
+sed 's|pod-subnet: 10.244.0.0/16|pod-subnet: 10.200.0.0/16|' "$work/cp/user-data" >"$work/cp/user-data.fail"
+mkdir -p "$work/addon-fail"
+sed 's/^instance-id: cp-0001/instance-id: addon-fail-0001/' "$work/cp/meta-data" >"$work/addon-fail/meta-data"
+cp "$work/cp/user-data.fail" "$work/addon-fail/user-data"
+ks_make_seed "$work/addon-fail" "$work/addon-fail.seed.img"
+disk addon-fail 'never-ready=deployment.local-path-storage.local-path-provisioner
+'
+# The test catalogue gives local-path 45 s: the VM's clock runs them out.
+ks_boot "$work/addon-fail.raw" "$work/addon-fail.seed.img" "$work" addon-fail -nic user,model=virtio-net-pci
+f_state=$(state addon-fail)
+ks_check "addon-fail: the agent failed, naming the add-on, the check and the last status" \
+        grep -aq 'kubeseed-firstboot: finished: failed: addon-local-path: add-on local-path: deployment local-path-storage/local-path-provisioner not ready after [0-9]* s (last status: 0 of 1 replicas available, 0 updated)' "$work/addon-fail.console.log"
+# (The state file writes a space in a reason as \s: "." stands for it below.)
+ks_check "addon-fail: flannel (before it) is done, dashboard (depends on it) was not started" \
+        bash -c 'grep -q "^step name=addon-flannel status=done" <<<"$1" &&
+                 grep -q "^step name=addon-dashboard status=failed .*reason=not.sstarted:.sit.sdepends.son.slocal-path" <<<"$1"' _ "$f_state"
+ks_check "addon-fail: dashboard was never applied" bash -c '! grep -q "apply .*/addons/dashboard/" <<<"$1"' _ "$(calls addon-fail)"
+ks_check "addon-fail: flannel's manifest got the metadata's pod subnet" \
+        grep -q '"Network": "10.200.0.0/16"' <<<"$(ks_read_file "$work/addon-fail.raw" /var/lib/kubeseed/addons/flannel/01-kube-flannel.yml)"
+ks_check "addon-fail: status lists each add-on and its state" \
+        bash -c 'grep -q "^step name=addon-local-path status=failed" <<<"$1"' _ "$f_state"
+
+# ---- add-ons: power cut in the middle of one -------------------------------------
+mkdir -p "$work/addon-cut"
+sed 's/^instance-id: cp-0001/instance-id: addon-cut-0001/' "$work/cp/meta-data" >"$work/addon-cut/meta-data"
+cp "$work/cp/user-data" "$work/addon-cut/user-data"
+ks_make_seed "$work/addon-cut" "$work/addon-cut.seed.img"
+disk addon-cut 'apply-delay=/dashboard/:600
+'
+ks_check "addon-cut: the power was cut while dashboard was being applied" \
+        ks_boot_until_then_cut "$work/addon-cut.raw" "$work/addon-cut.seed.img" "$work" addon-cut-1 'apply-delay: sleeping' \
+        -nic user,model=virtio-net-pci
+printf 'version=%s\n' "$VERSION" >"$work/addon-cut.double.conf"
+ks_write_file "$work/addon-cut.raw" "$work/addon-cut.double.conf" /etc/kubeseed-test/double.conf
+ks_boot "$work/addon-cut.raw" "$work/addon-cut.seed.img" "$work" addon-cut-2 -nic user,model=virtio-net-pci
+c_calls=$(calls addon-cut)
+ks_check "addon-cut: the second boot finished ok, resuming the dashboard step" \
+        bash -c 'grep -aq "kubeseed-firstboot: finished: ok" "$1" && grep -aq "Step addon-dashboard: resuming" "$1"' _ "$work/addon-cut-2.console.log"
+ks_check "addon-cut: flannel and local-path were applied once, dashboard again after the cut" \
+        test "$(apply_order "$c_calls")" = "flannel local-path dashboard "
+ks_check "addon-cut: kubeadm init was not run again" \
+        test "$(grep -c '^kubeadm init .*| api=' <<<"$c_calls")" -eq 1
+
 if [ "$KS_FAILED" -ne 0 ]; then
-        for n in cp worker wrong-ca bad-token power-2; do
+        for n in cp worker wrong-ca bad-token power-2 addon-fail addon-cut-2; do
                 ks_log "$n: console tail"
                 grep -a 'kubeseed' "$work/$n.console.log" | tail -n 15 | sed 's/^/    /' >&2
         done

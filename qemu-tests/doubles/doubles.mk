@@ -21,11 +21,23 @@ TEST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
 # lib/arch's Kubernetes/OCI names, for the file names make has to know.
 TEST_K8S_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(TEST_ARCH)))
 
+# The test add-on catalogue (qemu-tests/doubles/addons/): its manifests are
+# served from loopback on this port while the test image is built, so the
+# builder downloads them and checks their sha256 as it does upstream's.
+TEST_ADDONS_PORT ?= 18471
+TEST_ADDONS := $(B)/test-addons
+# Every image the test add-on manifests name: the test archive carries them
+# (pause under these names too); a missing one fails the build, because the
+# builder preloads every image the shipped add-ons name.
+TEST_ADDON_IMAGES := docker.io/flannel/flannel:v0.26.1 docker.io/flannel/flannel-cni-plugin:v1.5.1-flannel2 \
+	docker.io/rancher/local-path-provisioner:v0.0.30 docker.io/kubernetesui/dashboard:v2.7.0 \
+	docker.io/kubernetesui/metrics-scraper:v1.0.8
+
 TEST_BUNDLE := $(B)/test-bundle
 TEST_IMAGES := $(B)/test-images
 TEST_IMAGES_ARCHIVE := $(TEST_IMAGES)/kubeadm-$(TEST_K8S_VERSION).tar
 
-.PHONY: test-bundle test-images
+.PHONY: test-bundle test-images test-addons
 
 # Static, libc only: they run in the guest image and in a container's empty
 # rootfs. -s: no debug info, so no build paths in the bytes.
@@ -57,5 +69,10 @@ test-bundle: $(TEST_BUNDLE)/SHA256SUMS
 
 $(TEST_IMAGES_ARCHIVE): $(B)/mktestbundle $(B)/pause
 	SOURCE_DATE_EPOCH=$(TEST_SOURCE_DATE_EPOCH) $(B)/mktestbundle images \
-		--version $(TEST_K8S_VERSION) --arch $(TEST_K8S_ARCH) --pause $(B)/pause --out $(TEST_IMAGES)
+		--version $(TEST_K8S_VERSION) --arch $(TEST_K8S_ARCH) --pause $(B)/pause \
+		$(addprefix --extra-image ,$(TEST_ADDON_IMAGES)) --out $(TEST_IMAGES)
 test-images: $(TEST_IMAGES_ARCHIVE)
+
+$(TEST_ADDONS)/catalog/flannel.yaml: qemu-tests/doubles/mkaddons.sh $(wildcard qemu-tests/doubles/addons/*.yaml qemu-tests/doubles/addons/manifests/*)
+	qemu-tests/doubles/mkaddons.sh qemu-tests/doubles/addons $(TEST_ADDONS) http://127.0.0.1:$(TEST_ADDONS_PORT)
+test-addons: $(TEST_ADDONS)/catalog/flannel.yaml

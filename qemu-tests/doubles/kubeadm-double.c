@@ -28,6 +28,8 @@
 #include "fsutil.h"
 #include "imageref.h"
 #include "kubeadmimages.h"
+#include "manifestwalk.h"
+#include "digest.h"
 #include "proc.h"
 #include "macro.h"
 #include "strv.h"
@@ -327,12 +329,7 @@ static int preflight_images(char **argv) {
                 _cleanup_free_ char *name = imageref_format(&ki.refs[i]);
                 if (!name)
                         return 1;
-                size_t n = strlen(name);
-                bool found = false;
-                for (const char *p = listing; p && (p = strstr(p, name)); p += n)
-                        if ((p == listing || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-                                found = true;
-                if (!found)
+                if (!text_has_line(listing, name))
                         return fail("[preflight] [ERROR ImagePull]: %s is not in containerd and this node is offline",
                                     name);
                 present++;
@@ -625,13 +622,119 @@ static int cmd_reset(char **argv) {
         return 0;
 }
 
+/* ---- kubectl ----------------------------------------------------------------- */
+
+/* kubectl apply --filename F: the file must parse; every container image it
+ * names must already be in containerd (an offline cluster cannot pull);
+ * recorded with the file's digest. `apply-delay=<substring>:N` sleeps N s
+ * when the file name contains the substring (power-cut tests). */
+static int kubectl_apply(char **argv) {
+        const char *file = opt_value(argv, "--filename");
+        if (!file)
+                return fail("apply: the agent must pass --filename");
+        _cleanup_free_ char *path = rpath(file), *data = NULL, *err = NULL, *listing = NULL;
+        size_t size = 0;
+        if (!path || read_file_full(path, 16u << 20, &data, &size) < 0)
+                return fail("apply: cannot read %s", file);
+        struct image_list images = {0};
+        int r = manifest_collect_images(file, data, size, &images, &err);
+        if (r < 0) {
+                image_list_done(&images);
+                return fail("error: error parsing %s: %s", file, err ? err : "?");
+        }
+        if (!*root) {
+                char *ls[] = {"ctr", "--namespace", "k8s.io", "images", "ls", "-q", NULL};
+                if (ctr(ls, &listing) < 0) {
+                        image_list_done(&images);
+                        return 1;
+                }
+        }
+        for (size_t i = 0; i < images.n_items; i++) {
+                _cleanup_free_ char *name = imageref_format(&images.items[i].ref);
+                if (!name || (listing && !text_has_line(listing, name))) {
+                        image_list_done(&images);
+                        return fail("apply %s: image %s is not in containerd: the cluster would have to "
+                                    "pull it",
+                                    file, name ? name : "?");
+                }
+        }
+        char sha[SHA256_HEX_LEN + 1];
+        if (sha256_buffer(data, size, sha) < 0) {
+                image_list_done(&images);
+                return 1;
+        }
+        _cleanup_free_ char *d = conf_get("apply-delay");
+        char *colon = d ? strrchr(d, ':') : NULL;
+        if (colon) {
+                *colon = '\0';
+                if (strstr(file, d)) {
+                        say("apply-delay: sleeping %s s in apply of %s (power-cut window)", colon + 1, file);
+                        sleep((unsigned) strtoul(colon + 1, NULL, 10));
+                }
+        }
+        char extra[160];
+        snprintf(extra, sizeof extra, "sha256=%.12s images=%zu present", sha, images.n_items);
+        image_list_done(&images);
+        record(argv, extra);
+        return 0;
+}
+
+/* kubectl --namespace NS get KIND NAME --output=jsonpath=...: answers from
+ * double.conf, counting the queries per object:
+ *   ready-after.<kind>.<namespace>.<name>=N   not ready for the first N queries (default 1)
+ *   never-ready=<kind>.<namespace>.<name>      never ready
+ * Built-in kinds print "<wanted> <updated> <available>" ("1 0 0" -> "1 1 1");
+ * a custom jsonpath prints "Progressing", then "Ready". */
+static int kubectl_get(char **argv) {
+        const char *ns = opt_value(argv, "--namespace");
+        const char *out = opt_value(argv, "--output");
+        char **a = argv;
+        while (*a && !streq(*a, "get"))
+                a++;
+        if (!*a || !a[1] || !a[2] || !ns || !out || strncmp(out, "jsonpath=", 9) != 0)
+                return fail("get: expected --namespace NS get KIND NAME --output=jsonpath=...");
+        const char *kind = a[1], *name = a[2];
+        _cleanup_free_ char *id = strdupf("%s.%s.%s", kind, ns, name), *key = strdupf("ready-after.%s", id),
+                            *never = conf_get("never-ready"), *after = key ? conf_get(key) : NULL,
+                            *counter = strdupf(LOGDIR "/get-%s.count", id), *cpath = counter ? rpath(counter) : NULL,
+                            *old = NULL;
+        if (!id || !key || !cpath)
+                return 1;
+        unsigned n = 0;
+        if (read_file_full(cpath, 64, &old, NULL) >= 0)
+                n = (unsigned) strtoul(old, NULL, 10);
+        n++;
+        char num[16];
+        snprintf(num, sizeof num, "%u\n", n);
+        _cleanup_free_ char *dir = rpath(LOGDIR);
+        if (dir && mkdir_p(dir, 0700) >= 0)
+                (void) write_file_atomic(cpath, num, strlen(num), 0644);
+        unsigned wait = after ? (unsigned) strtoul(after, NULL, 10) : 1;
+        bool ready = !(never && streq(never, id)) && n > wait;
+        bool builtin = streq(kind, "deployment") || streq(kind, "daemonset") || streq(kind, "statefulset");
+        char extra[64];
+        snprintf(extra, sizeof extra, "query %u: %s", n, ready ? "ready" : "not ready");
+        record(argv, extra);
+        if (builtin)
+                printf("%s", ready ? "1 1 1" : "1 0 0");
+        else
+                printf("%s", ready ? "Ready" : "Progressing");
+        return 0;
+}
+
 static int kubectl(char **argv) {
         const char *kc = opt_value(argv, "--kubeconfig");
         if (!kc)
                 return fail("the agent must pass --kubeconfig");
-        _cleanup_free_ char *p = strdup(kc);
+        _cleanup_free_ char *p = rpath(kc);
         if (!p || access(p, R_OK) < 0)
                 return fail("--kubeconfig %s: %s", kc, strerror(errno));
+        for (char **a = argv + 1; *a; a++) {
+                if (streq(*a, "apply"))
+                        return kubectl_apply(argv);
+                if (streq(*a, "get"))
+                        return kubectl_get(argv);
+        }
         record(argv, NULL);
         return 0;
 }

@@ -28,6 +28,7 @@
  * Everything is deterministic: tar members sorted, uid/gid 0, no owner
  * names, mtime and the configs' `created` = SOURCE_DATE_EPOCH (0 when
  * unset), gzip headers without a timestamp. */
+#include <arpa/inet.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -39,7 +40,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -53,7 +58,9 @@
 #include "log.h"
 #include "macro.h"
 #include "ociarchive.h"
+#include "proc.h"
 #include "strv.h"
+#include "../../tests/unit/loophttp.h"
 
 #define FILE_MAX (256u << 20) /* any one input file */
 #define CNI_FILES_MAX 256u    /* plugins in --cni-dir */
@@ -63,6 +70,9 @@
 struct options {
         const char *version, *arch, *crictl_version, *cni_version;
         const char *kubeadm, *kubelet, *crictl, *cni_dir, *pause, *out;
+        char **extra_images; /* --extra-image, repeated: more names for the pause image */
+        const char *dir;     /* serve */
+        unsigned port;       /* serve */
         int64_t epoch;
 };
 
@@ -589,13 +599,30 @@ static int build_images(const struct options *o, const struct arch_info *a, cons
                 return log_error_errno(-EINVAL, "SOURCE_DATE_EPOCH %" PRId64 " cannot be formatted",
                                        o->epoch);
 
-        char *names[KUBEADM_IMAGE_MAX] = {0};
-        struct blob manifests[KUBEADM_IMAGE_MAX];
-        struct ociarchive_image images[KUBEADM_IMAGE_MAX];
+        /* kubeadm's images, then the extra names (add-on images). */
+        size_t n_images = KUBEADM_IMAGE_MAX + strv_length(o->extra_images);
+        char **names = calloc(n_images, sizeof *names);
+        struct blob *manifests = calloc(n_images, sizeof *manifests);
+        struct ociarchive_image *images = calloc(n_images, sizeof *images);
         struct ociarchive_stats stats = {0};
         _cleanup_ociarchive_listing_ struct ociarchive_listing *l = NULL;
-        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++) {
-                names[i] = imageref_format(&ki.refs[i]);
+        if (!names || !manifests || !images) {
+                r = log_oom();
+                goto done;
+        }
+        for (size_t i = 0; i < n_images; i++) {
+                if (i < KUBEADM_IMAGE_MAX)
+                        names[i] = imageref_format(&ki.refs[i]);
+                else {
+                        struct imageref ref;
+                        const char *why = NULL;
+                        if (imageref_parse(o->extra_images[i - KUBEADM_IMAGE_MAX], &ref, &why) < 0) {
+                                r = log_error_errno(-EINVAL, "--extra-image '%s': %s",
+                                                    o->extra_images[i - KUBEADM_IMAGE_MAX], why ? why : "invalid");
+                                goto done;
+                        }
+                        names[i] = imageref_format(&ref);
+                }
                 if (!names[i]) {
                         r = log_oom();
                         goto done;
@@ -610,7 +637,7 @@ static int build_images(const struct options *o, const struct arch_info *a, cons
                         .size = manifests[i].size,
                 };
         }
-        r = ociarchive_write(archive, store, images, KUBEADM_IMAGE_MAX, o->epoch, &stats, &err);
+        r = ociarchive_write(archive, store, images, n_images, o->epoch, &stats, &err);
         if (r < 0) {
                 r = log_error_errno(r, "Failed to write '%s': %s", archive, err ? err : "(no detail)");
                 goto done;
@@ -623,26 +650,29 @@ static int build_images(const struct options *o, const struct arch_info *a, cons
                 goto done;
         }
         size_t found = 0;
-        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++)
+        for (size_t i = 0; i < n_images; i++)
                 for (size_t k = 0; k < l->n_images; k++)
                         if (l->images[k].name && streq(l->images[k].name, names[i]) &&
                             streq(l->images[k].manifest_digest, manifests[i].digest)) {
                                 found++;
                                 break;
                         }
-        if (found != KUBEADM_IMAGE_MAX || l->n_images != KUBEADM_IMAGE_MAX) {
-                r = log_error_errno(-EBADMSG, "'%s' reads back with %zu images, %zu of the %d written",
-                                    archive, l->n_images, found, KUBEADM_IMAGE_MAX);
+        if (found != n_images || l->n_images != n_images) {
+                r = log_error_errno(-EBADMSG, "'%s' reads back with %zu images, %zu of the %zu written",
+                                    archive, l->n_images, found, n_images);
                 goto done;
         }
         printf("test images %s %s in %s: %zu blobs, %" PRIu64 " bytes (%" PRIu64 " deduplicated)\n",
                o->version, a->oci_arch, archive, stats.n_blobs, stats.blob_bytes, stats.dedup_bytes);
-        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++)
+        for (size_t i = 0; i < n_images; i++)
                 printf("  %s %s\n", names[i], manifests[i].digest);
         r = 0;
 done:
-        for (size_t i = 0; i < KUBEADM_IMAGE_MAX; i++)
+        for (size_t i = 0; names && i < n_images; i++)
                 free(names[i]);
+        free(names);
+        free(manifests);
+        free(images);
         return r;
 }
 
@@ -674,13 +704,86 @@ static int cmd_images(const struct options *o) {
         return r;
 }
 
+/* ---- serve ------------------------------------------------------------------ */
+
+/* A loopback HTTP server for the files of one directory (the test add-on
+ * manifests), alive while `command` runs: GET /<name> -> 200 with the file,
+ * anything else -> 404. The port is fixed (the test catalogue's URLs name
+ * it); a port still held by an earlier run is waited for. */
+static int listen_on(unsigned port) {
+        for (int attempt = 0; attempt < 60; attempt++) {
+                _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return negative_errno();
+                int one = 1;
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_port = htons((uint16_t) port),
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                if (bind(fd, (struct sockaddr *) &a, sizeof a) == 0 && listen(fd, 16) == 0)
+                        return TAKE_FD(fd);
+                if (errno != EADDRINUSE)
+                        return negative_errno();
+                log_info("127.0.0.1:%u is in use; waiting", port);
+                sleep(1);
+        }
+        return -EADDRINUSE;
+}
+
+static void serve_files(int lfd, const char *dir) {
+        for (;;) {
+                _cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                char req[4096], method[8], path[256];
+                _cleanup_free_ char *data = NULL;
+                size_t size = 0;
+                bool ok = lh_read_request(fd, req, sizeof req, method, path) && streq(method, "GET") &&
+                          path[0] == '/' && path[1] && !strchr(path + 1, '/') && !strstr(path, "..");
+                if (ok) {
+                        _cleanup_free_ char *file = strdupf("%s%s", dir, path);
+                        ok = file && read_regular_file(file, 64u << 20, &data, &size) >= 0;
+                }
+                lh_reply(fd, ok ? data : NULL, size);
+        }
+}
+
+static int cmd_serve(const struct options *o, char **command) {
+        if (!o->dir || !o->port || !command || !command[0])
+                return log_error_errno(-EINVAL, "serve needs --dir, --port and a command after --");
+        int lfd = listen_on(o->port);
+        if (lfd < 0)
+                return log_error_errno(lfd, "Cannot listen on 127.0.0.1:%u: %m", o->port);
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(lfd);
+                return log_error_errno(negative_errno(), "fork: %m");
+        }
+        if (pid == 0) {
+                serve_files(lfd, o->dir);
+                _exit(0);
+        }
+        close(lfd);
+        log_info("serving %s on http://127.0.0.1:%u/ while the command runs", o->dir, o->port);
+        struct proc_opts opts = {.stdout_to_stderr = true, .passthrough_stderr = true, .stdout_fd = -1};
+        struct proc_result res = {0};
+        int r = proc_run(command, &opts, &res);
+        if (r < 0) /* its standard error went through already */
+                log_error("serve: %s failed (exit status %d)", command[0], res.exit_status);
+        proc_result_done(&res);
+        kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+        return r;
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static void usage(FILE *f) {
         fputs("Usage: mktestbundle bundle --version V --arch A --crictl-version V --cni-version V\n"
               "                           --kubeadm FILE --kubelet FILE --crictl FILE --cni-dir DIR --out "
               "DIR\n"
-              "       mktestbundle images --version V --arch A --pause FILE --out DIR\n"
+              "       mktestbundle images --version V --arch A --pause FILE [--extra-image NAME]... --out DIR\n"
+              "       mktestbundle serve --dir DIR --port N -- COMMAND [ARG]...\n"
               "TEST doubles for kubeseed's QEMU scenarios (qemu-tests/doubles/README.md).\n"
               "Timestamps: SOURCE_DATE_EPOCH (default 0).\n",
               f);
@@ -701,7 +804,10 @@ int main(int argc, char **argv) {
                 OPT_KUBELET,
                 OPT_CRICTL,
                 OPT_CNI_DIR,
-                OPT_PAUSE
+                OPT_PAUSE,
+                OPT_EXTRA_IMAGE,
+                OPT_DIR,
+                OPT_PORT
         };
         static const struct option longopts[] = {
                 {"version", required_argument, NULL, 'V'},
@@ -714,6 +820,9 @@ int main(int argc, char **argv) {
                 {"crictl", required_argument, NULL, OPT_CRICTL},
                 {"cni-dir", required_argument, NULL, OPT_CNI_DIR},
                 {"pause", required_argument, NULL, OPT_PAUSE},
+                {"extra-image", required_argument, NULL, OPT_EXTRA_IMAGE},
+                {"dir", required_argument, NULL, OPT_DIR},
+                {"port", required_argument, NULL, OPT_PORT},
                 {0},
         };
         optind = 2;
@@ -749,12 +858,32 @@ int main(int argc, char **argv) {
                 case OPT_PAUSE:
                         o.pause = optarg;
                         break;
+                case OPT_EXTRA_IMAGE:
+                        if (strv_push(&o.extra_images, optarg) < 0)
+                                return log_oom(), 1;
+                        break;
+                case OPT_DIR:
+                        o.dir = optarg;
+                        break;
+                case OPT_PORT: {
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v == 0 || v > 65535) {
+                                log_error("--port '%s': expected 1..65535", optarg);
+                                return 2;
+                        }
+                        o.port = (unsigned) v;
+                        break;
+                }
                 default:
                         usage(stderr);
                         return 2;
                 }
         }
-        if (optind != argc) {
+        char **command = NULL;
+        if (streq(cmd, "serve"))
+                command = argv + optind; /* getopt_long stops at "--" */
+        else if (optind != argc) {
                 usage(stderr);
                 return 2;
         }
@@ -775,10 +904,13 @@ int main(int argc, char **argv) {
                 r = cmd_bundle(&o);
         else if (streq(cmd, "images"))
                 r = cmd_images(&o);
+        else if (streq(cmd, "serve"))
+                r = cmd_serve(&o, command);
         else {
-                log_error("Unknown command '%s' (bundle, images)", cmd);
+                log_error("Unknown command '%s' (bundle, images, serve)", cmd);
                 usage(stderr);
                 return 2;
         }
+        strv_free(o.extra_images);
         return r < 0 ? 1 : 0;
 }

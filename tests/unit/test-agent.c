@@ -20,7 +20,9 @@
 
 #include "agent.h"
 #include "blk.h"
+#include "addon.h"
 #include "cert.h"
+#include "digest.h"
 #include "facts.h"
 #include "fsutil.h"
 #include "http.h"
@@ -93,11 +95,14 @@ struct fake_proc {
         size_t n_kubectl, kubectl_calls;
         int init_exit; /* kubeadm init's exit status; 0: succeeds and writes admin.conf */
         const char *init_stderr;
-        int ca_at_init; /* -1: init not run; else did pki/ca.crt exist when it ran */
+        int ca_at_init;          /* -1: init not run; else did pki/ca.crt exist when it ran */
+        const char *never_ready; /* kubectl get of this name prints "1 0 0" and moves the clock on */
+        const char *ctr_ls_out;  /* what `ctr ... images ls -q` prints */
         unsigned resets;
         bool version_not_captured; /* `kubeadm version` asked without capture_stdout */
 };
 static struct fake_proc fp;
+static uint64_t clock_now;
 
 static bool exists_below(const char *root, const char *rel) {
         _cleanup_free_ char *p = path_join_root(root, rel);
@@ -151,6 +156,16 @@ static int fake_run(char *const argv[], const struct proc_opts *opts, struct pro
                 _cleanup_free_ char *kubelet = path_join_root(fp.root, KUBELET_CONF);
                 if (mkdir_p(dir, 0755) < 0 || write_file_atomic(kubelet, "kind: Config\n", 13, 0600) < 0)
                         r = -EIO;
+        } else if (streq(argv[0], "ctr") && strv_contains((char **) argv, "ls")) {
+                res.out = strdup(fp.ctr_ls_out ? fp.ctr_ls_out : "");
+                res.out_size = res.out ? strlen(res.out) : 0;
+        } else if (streq(argv[0], "kubectl") && strv_contains((char **) argv, "get")) {
+                /* A readiness query: "<wanted> <updated> <available>". */
+                bool never = fp.never_ready && strv_contains((char **) argv, fp.never_ready);
+                res.out = strdup(never ? "1 0 0" : "1 1 1");
+                res.out_size = res.out ? strlen(res.out) : 0;
+                if (never)
+                        clock_now += 100; /* past any deadline without sleeping */
         } else if (streq(argv[0], "kubectl") && fp.kubectl_calls < fp.n_kubectl) {
                 const struct fake_reply_proc *k = &fp.kubectl[fp.kubectl_calls++];
                 if (k->exit_status) {
@@ -220,7 +235,7 @@ static const struct fake_reply reply_ok[] = {{.r = 0, .status = 200}};
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
-static uint64_t clock_now;
+/* clock_now (above): fake_run moves it on. */
 static uint64_t fake_now(void) {
         return clock_now;
 }
@@ -594,6 +609,113 @@ static void test_control_plane(void **state) {
         assert_secret_only_in(e, ca_key_line, key_ok);
 }
 
+/* ---- add-ons ------------------------------------------------------------------ */
+
+/* An image catalogue with three add-ons: net (cni), store (storage), ui
+ * (depends on storage); each one manifest, checked by one deployment.
+ * `net_manifest` lets a test change net's bytes (and so its digest). */
+static void write_addon_catalog(const struct env *e, const char *net_manifest) {
+        static const char *const names[] = {"net", "store", "ui"};
+        static const char *const cats[] = {"cni", "storage", "ui"};
+        _cleanup_free_ char *cat = strdup("");
+        for (size_t i = 0; i < 3; i++) {
+                _cleanup_free_ char *m = strdupf("kind: ConfigMap\napiVersion: v1\nmetadata: {name: %s}\n%s",
+                                                 names[i], i == 0 && net_manifest ? net_manifest : "");
+                _cleanup_free_ char *rel = strdupf(ADDON_IMAGE_DIR "/%s/01-m.yaml", names[i]);
+                _cleanup_free_ char *path = join(e->root, rel), *dir = strdup(path);
+                *strrchr(dir, '/') = '\0';
+                assert_int_equal(mkdir_p(dir, 0755), 0);
+                mkfile(path, m);
+                char hex[SHA256_HEX_LEN + 1];
+                assert_int_equal(sha256_buffer(m, strlen(m), hex), 0);
+                char *next = strdupf(
+                        "%s---\nname: %s\ncategory: %s\ndefault: true\n%s"
+                        "manifests: [{file: 01-m.yaml, sha256: %s}]\n"
+                        "ready: {timeout: 60s, checks: [{kind: deployment, namespace: ns, name: %s-d}]}\n",
+                        cat, names[i], cats[i], i == 2 ? "depends: [storage]\n" : "", hex, names[i]);
+                assert_non_null(next);
+                free(cat);
+                cat = next;
+        }
+        _cleanup_free_ char *path = join(e->root, ADDON_CATALOG_PATH);
+        mkfile(path, cat);
+}
+
+static size_t count_calls(const char *needle) {
+        size_t n = 0;
+        for (char **c = fp.calls; c && *c; c++)
+                n += strstr(*c, needle) != NULL;
+        return n;
+}
+
+static void test_addons_unknown(void **state) {
+        struct env *e = *state;
+        write_addon_catalog(e, NULL);
+        seed_control_plane(e, "  addons: [net, nope]\n");
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), -EINVAL);
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: metadata: kubeseed.addons: unknown add-on 'nope' "
+                   "(this image has: net, store, ui)");
+        assert_false(called_with_prefix("kubeadm"));
+
+        clear_calls();
+        seed_control_plane(e, "  addons: [ui]\n");
+        assert_int_equal(agent_run(&o), -EINVAL);
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: metadata: kubeseed.addons: add-on ui needs a "
+                   "storage add-on, and none is selected");
+}
+
+/* A failing readiness check: named with its last status; what depends on
+ * it is not started; the next run applies only what is not done; a changed
+ * manifest is applied again. */
+static void test_addons_failure_and_resume(void **state) {
+        struct env *e = *state;
+        write_addon_catalog(e, NULL);
+        seed_control_plane(e, NULL);
+        fp.never_ready = "store-d";
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), -ETIMEDOUT);
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: addon-store: add-on store: deployment ns/store-d "
+                   "not ready after 100 s (last status: 0 of 1 replicas available, 0 updated) (and 1 "
+                   "more add-on failed or not started)");
+        assert_int_equal(count_calls("apply --filename"), 2); /* net, store; never ui */
+        assert_true(count_calls("/var/lib/kubeseed/addons/net/01-m.yaml") == 1);
+        {
+                _cleanup_state_ struct state *s = load_state(e);
+                const struct state_step *net = step_of(s, "addon-net");
+                assert_int_equal(net->status, STEP_DONE);
+                assert_non_null(net->digest);
+                assert_int_equal(step_of(s, "addon-store")->status, STEP_FAILED);
+                assert_string_equal(step_of(s, "addon-ui")->reason,
+                                    "not started: it depends on store, which failed");
+                /* The add-on steps come after the control plane's own. */
+                assert_int_equal(step_of(s, STEP_UNTAINT)->status, STEP_DONE);
+        }
+        _cleanup_free_ char *status = status_of(e, false);
+        assert_non_null(strstr(status, "addon-store"));
+        assert_non_null(strstr(status, "addon-ui"));
+
+        /* Fixed: store and ui run, net is not applied again. */
+        clear_calls();
+        fp.never_ready = NULL;
+        assert_int_equal(agent_run(&o), 0);
+        assert_int_equal(count_calls("addons/net/"), 0);
+        assert_int_equal(count_calls("apply --filename"), 2);
+        assert_false(called_with_prefix("kubeadm init"));
+
+        /* A new image with other manifests for net: net alone again. */
+        clear_calls();
+        write_addon_catalog(e, "data: {changed: \"yes\"}\n");
+        assert_int_equal(agent_run(&o), 0);
+        assert_int_equal(count_calls("apply --filename"), 1);
+        assert_int_equal(count_calls("addons/net/01-m.yaml"), 1);
+        _cleanup_free_ char *rendered = read_rel(e, "/var/lib/kubeseed/addons/net/01-m.yaml");
+        assert_non_null(strstr(rendered, "changed"));
+}
+
 static void test_control_plane_with_workers(void **state) {
         struct env *e = *state;
         seed_control_plane(e, "  workers: 2\n");
@@ -694,11 +816,11 @@ static void test_worker_wrong_ca(void **state) {
         _cleanup_free_ char *json = status_of(e, true);
         _cleanup_free_ char *frag =
                 strdupf("{\"name\":\"wait-api\",\"status\":\"failed\",\"start\":%llu,\"end\":%llu,"
-                        "\"reason\":\"%s\",\"detail\":null}",
+                        "\"reason\":\"%s\",\"detail\":null,\"digest\":null}",
                         NOW, NOW, reason);
         assert_non_null(strstr(json, frag));
         assert_non_null(strstr(json, "{\"name\":\"kubeadm-join\",\"status\":\"pending\",\"start\":null,"
-                                     "\"end\":null,\"reason\":null,\"detail\":null}"));
+                                     "\"end\":null,\"reason\":null,\"detail\":null,\"digest\":null}"));
 }
 
 /* ---- bad metadata -------------------------------------------------------------- */
@@ -967,13 +1089,13 @@ static void test_status(void **state) {
         _cleanup_free_ char *md =
                 strdupf("{\"format\":1,\"steps\":[{\"name\":\"metadata\",\"status\":\"done\","
                         "\"start\":%llu,\"end\":%llu,\"reason\":null,\"detail\":\"directory %s: "
-                        "role control-plane, instance-id iid-a\"},",
+                        "role control-plane, instance-id iid-a\",\"digest\":null},",
                         NOW, NOW, e->seed);
         assert_int_equal(strncmp(json, md, strlen(md)), 0);
         _cleanup_free_ char *last =
                 strdupf("{\"name\":\"untaint\",\"status\":\"done\",\"start\":%llu,\"end\":%llu,"
                         "\"reason\":null,\"detail\":\"removed node-role.kubernetes.io/"
-                        "control-plane from cp-1: it schedules workloads\"}]}\n",
+                        "control-plane from cp-1: it schedules workloads\",\"digest\":null}]}\n",
                         NOW, NOW);
         size_t jl = strlen(json), ll = strlen(last);
         assert_true(jl > ll);
@@ -1247,9 +1369,40 @@ static void test_images(void **state) {
                             "3 archives imported into containerd (namespace k8s.io)");
 }
 
+/* With /etc/kubeseed/image.yaml, every image it lists must be in
+ * containerd after the import; a missing one fails the step, named. */
+static void test_images_checked(void **state) {
+        struct env *e = *state;
+        write_image(e, "preload.tar");
+        _cleanup_free_ char *yaml = join(e->root, IMAGE_YAML_PATH), *dir = join(e->root, "/etc/kubeseed");
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        mkfile(yaml, "profile: p\nimages:\n  - {name: registry.k8s.io/pause:3.10, digest: sha256:x}\n"
+                     "  - {name: docker.io/flannel/flannel:v0.26.1, digest: sha256:y}\n");
+        fp.ctr_ls_out = "registry.k8s.io/pause:3.10\nregistry.k8s.io/pause:3.10@sha256:aa\n";
+        seed_control_plane(e, NULL);
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), -ENOENT);
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: images: 1 of the 2 preloaded images listed in "
+                   "/etc/kubeseed/image.yaml are not in containerd after the import (kubeadm would have "
+                   "to pull them): docker.io/flannel/flannel:v0.26.1");
+        assert_false(called_with_prefix("kubeadm init"));
+
+        clear_calls();
+        fp.ctr_ls_out = "docker.io/flannel/flannel:v0.26.1\nregistry.k8s.io/pause:3.10\n";
+        assert_int_equal(agent_run(&o), 0);
+        _cleanup_state_ struct state *s = load_state(e);
+        assert_string_equal(step_of(s, STEP_IMAGES)->detail,
+                            "1 archive imported into containerd (namespace k8s.io); all 2 images of "
+                            "/etc/kubeseed/image.yaml present");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_control_plane, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_addons_unknown, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_images_checked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_addons_failure_and_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_control_plane_with_workers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker_wrong_ca, setup, teardown),

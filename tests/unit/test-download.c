@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "loophttp.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -86,21 +88,12 @@ static int send_all(int fd, const void *data, size_t n) {
 }
 
 static void serve_one(int fd, struct shared *sh) {
-        char req[8192];
-        size_t len = 0;
-        while (len < sizeof req - 1) {
-                ssize_t k = recv(fd, req + len, sizeof req - 1 - len, 0);
-                if (k <= 0)
-                        return;
-                len += (size_t) k;
-                req[len] = '\0';
-                if (strstr(req, "\r\n\r\n"))
-                        break;
-        }
+        char req[8192], method[8], path[256];
+        bool parsed = lh_read_request(fd, req, sizeof req, method, path);
+        if (!strstr(req, "\r\n\r\n"))
+                return;
         __atomic_add_fetch(&sh->requests, 1, __ATOMIC_SEQ_CST);
-
-        char method[8] = "", path[128] = "";
-        if (sscanf(req, "%7s %127s", method, path) != 2)
+        if (!parsed)
                 return;
         bool head = streq(method, "HEAD");
         long long range_start = -1;

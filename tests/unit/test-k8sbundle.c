@@ -533,54 +533,11 @@ static void test_install_crictl_missing(void **state) {
 
 /* ---- release mode against a loopback server --------------------------------------------- */
 
-struct route {
-        char *path;
-        char *body;
-        size_t size;
-};
-
-static void serve(int lfd, const struct route *routes, size_t n) {
-        for (;;) {
-                int fd = accept(lfd, NULL, NULL);
-                if (fd < 0)
-                        continue;
-                char req[4096];
-                size_t len = 0;
-                while (len < sizeof req - 1) {
-                        ssize_t k = recv(fd, req + len, sizeof req - 1 - len, 0);
-                        if (k <= 0)
-                                break;
-                        len += (size_t) k;
-                        req[len] = '\0';
-                        if (strstr(req, "\r\n\r\n"))
-                                break;
-                }
-                req[len] = '\0';
-                char method[8] = "", path[256] = "";
-                const struct route *r = NULL;
-                if (sscanf(req, "%7s %255s", method, path) == 2)
-                        for (size_t i = 0; i < n; i++)
-                                if (streq(routes[i].path, path))
-                                        r = &routes[i];
-                char hdr[256];
-                int hl = r ? snprintf(hdr, sizeof hdr,
-                                      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                                      r->size)
-                           : snprintf(hdr, sizeof hdr,
-                                      "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: "
-                                      "close\r\n\r\n");
-                if (send(fd, hdr, (size_t) hl, MSG_NOSIGNAL) == hl && r)
-                        (void) !send(fd, r->body, r->size, MSG_NOSIGNAL);
-                shutdown(fd, SHUT_RDWR);
-                close(fd);
-        }
-}
-
 /* Routes for a release of the files in f->src: <base>/v1.31.1/bin/linux/amd64/<bin>,
  * /cri/<v>/crictl-..., /cni/<v>/cni-plugins-..., each with its .sha256 (bare for
  * the binaries as dl.k8s.io has it, "<hex>  <name>" for the tarballs).
  * `wrong` (may be NULL) gets the digest of something else. */
-static size_t make_routes(struct fixture *f, struct route *routes, const char *wrong,
+static size_t make_routes(struct fixture *f, struct tu_route *routes, const char *wrong,
                           const char *missing_sha) {
         static const struct {
                 const char *file, *url;
@@ -616,33 +573,12 @@ static size_t make_routes(struct fixture *f, struct route *routes, const char *w
         return n;
 }
 
-static pid_t start_server(const struct route *routes, size_t n, int *ret_port) {
-        int lfd = tu_listen_loopback(ret_port);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                serve(lfd, routes, n);
-                _exit(0);
-        }
-        close(lfd);
-        return pid;
-}
-
-static void stop_server(pid_t pid, struct route *routes, size_t n) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        for (size_t i = 0; i < n; i++) {
-                free(routes[i].path);
-                free(routes[i].body);
-        }
-}
-
 static int release_fetch(struct fixture *f, const char *wrong, const char *missing_sha,
                          struct k8s_bundle **ret_b, char **ret_error) {
-        struct route routes[10] = {};
+        struct tu_route routes[10] = {};
         size_t n = make_routes(f, routes, wrong, missing_sha);
         int port;
-        pid_t pid = start_server(routes, n, &port);
+        pid_t pid = tu_start_server(routes, n, &port);
 
         _cleanup_free_ char *rel = NULL, *cri = NULL, *cni = NULL;
         assert_true(asprintf(&rel, "http://127.0.0.1:%d/release", port) > 0);
@@ -660,7 +596,7 @@ static int release_fetch(struct fixture *f, const char *wrong, const char *missi
         assert_int_equal(k8s_bundle_plan(&k, "x86_64", &b, NULL), 0);
         struct download_opts o = {.allow_http = true, .attempts = 2, .retry_delay_ms = 5};
         int r = k8s_bundle_fetch(b, f->cas, &o, ret_error);
-        stop_server(pid, routes, n);
+        tu_stop_server(pid, routes, n);
         *ret_b = b;
         return r;
 }

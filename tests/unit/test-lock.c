@@ -354,6 +354,90 @@ static void test_check_offline(void **state) {
         assert_int_equal(rm_rf(dir), 0);
 }
 
+/* ---- add-on manifests -------------------------------------------------------- */
+
+#define URL_FLANNEL "https://github.com/flannel-io/flannel/releases/download/v0.26.1/kube-flannel.yml"
+#define URL_ROOK "https://raw.githubusercontent.com/rook/rook/v1.15.5/deploy/examples/crds.yaml"
+
+static void test_addon_manifests(void **state) {
+        (void) state;
+        _cleanup_lock_ struct lock *l = sample();
+        struct lock_arch a = {.arch = strdup("amd64"), .kubernetes_version = strdup("v1.31.1")};
+        assert_int_equal(lock_arch_add_file(&a, "kubeadm", HEX_A), 0);
+        assert_int_equal(lock_arch_add_manifest(&a, URL_FLANNEL, HEX_B), 0);
+        assert_int_equal(lock_arch_add_manifest(&a, URL_ROOK, HEX_C), 0);
+        /* A URL already locked keeps its first sha256. */
+        assert_int_equal(lock_arch_add_manifest(&a, URL_FLANNEL, HEX_A), 0);
+        assert_int_equal(a.n_manifests, 2);
+        assert_string_equal(lock_manifest_sha256(&a, URL_FLANNEL), HEX_B);
+        /* Malformed: refused, nothing added. */
+        assert_int_equal(lock_arch_add_manifest(&a, "https://e.com/x", "ABC"), -EINVAL);
+        assert_int_equal(lock_arch_add_manifest(&a, "https://e.com/x", HEX_A "0"), -EINVAL);
+        assert_int_equal(lock_arch_add_manifest(&a, "", HEX_A), -EINVAL);
+        assert_int_equal(a.n_manifests, 2);
+        assert_null(lock_manifest_sha256(&a, "https://e.com/x"));
+        assert_null(lock_manifest_sha256(NULL, URL_FLANNEL));
+        /* Manifests and files are separate lists. */
+        assert_null(lock_file_sha256(&a, URL_FLANNEL));
+        assert_null(lock_manifest_sha256(&a, "kubeadm"));
+        assert_int_equal(lock_set_arch(l, &a), 0);
+
+        _cleanup_free_ char *text = NULL, *text2 = NULL, *err = NULL;
+        size_t size = 0, size2 = 0;
+        assert_int_equal(lock_render(l, &text, &size), 0);
+        assert_non_null(strstr(text, "    addon-manifests:\n    - url: " URL_FLANNEL "\n      sha256: " HEX_B
+                                     "\n    - url: " URL_ROOK "\n      sha256: " HEX_C "\n"));
+        /* arm64 has none: no empty section. */
+        assert_null(strstr(strstr(text, "arm64:"), "addon-manifests"));
+
+        _cleanup_lock_ struct lock *p = NULL;
+        int r = lock_parse("x.lock", text, size, &p, &err);
+        if (r < 0)
+                fail_msg("%s\n%s", err ? err : "?", text);
+        const struct lock_arch *b = lock_find_arch(p, "amd64");
+        assert_non_null(b);
+        assert_int_equal(b->n_manifests, 2);
+        assert_string_equal(b->manifests[0].name, URL_FLANNEL);
+        assert_string_equal(b->manifests[1].name, URL_ROOK);
+        assert_string_equal(lock_manifest_sha256(b, URL_FLANNEL), HEX_B);
+        assert_string_equal(lock_manifest_sha256(b, URL_ROOK), HEX_C);
+        assert_string_equal(lock_file_sha256(b, "kubeadm"), HEX_A);
+        assert_int_equal(lock_find_arch(p, "arm64")->n_manifests, 0);
+        assert_int_equal(lock_render(p, &text2, &size2), 0);
+        assert_int_equal(size, size2);
+        assert_string_equal(text, text2);
+
+        /* A section with manifests only (no kubernetes, no images). */
+        _cleanup_lock_ struct lock *q = NULL;
+        _cleanup_free_ char *err2 = NULL;
+        static const char only[] =
+                HEAD "    addon-manifests:\n      - url: " URL_ROOK "\n        sha256: " HEX_A "\n";
+        assert_int_equal(lock_parse("x.lock", only, strlen(only), &q, &err2), 0);
+        assert_string_equal(lock_manifest_sha256(lock_find_arch(q, "amd64"), URL_ROOK), HEX_A);
+        assert_null(lock_find_arch(q, "amd64")->kubernetes_version);
+}
+
+static void test_addon_manifests_errors(void **state) {
+        (void) state;
+        /* A URL twice: where the second one is, and which URL. */
+        static const char twice[] =
+                HEAD "    addon-manifests:\n      - url: " URL_ROOK "\n        sha256: " HEX_A
+                     "\n      - url: " URL_ROOK "\n        sha256: " HEX_B "\n";
+        expect_error(twice, "x.lock:7:9: ");
+        expect_error(twice, "'" URL_ROOK "' is listed twice");
+        expect_error(HEAD "    addon-manifests:\n      - url: " URL_ROOK "\n        sha256: " HEX_A "0\n",
+                     "x.lock:6:17: " URL_ROOK ": sha256 must be 64 lowercase hex digits");
+        expect_error(HEAD "    addon-manifests:\n      - url: " URL_ROOK "\n        sha256: "
+                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+                     "x.lock:6:17: " URL_ROOK ": sha256 must be 64 lowercase hex digits");
+        expect_error(HEAD "    addon-manifests:\n      - url: " URL_ROOK "\n",
+                     "x.lock:5:9: addon-manifests: 'sha256' is missing");
+        expect_error(HEAD "    addon-manifests:\n      - name: x\n        sha256: " HEX_A "\n",
+                     "unknown key 'name' in addon-manifests");
+        expect_error(HEAD "    addon-manifests:\n      url: " URL_ROOK "\n",
+                     "x.lock:5:7: addon-manifests: expected a list");
+}
+
 /* ---- the Kubernetes stage with a lock ------------------------------------- */
 
 #define CRICTL_AMD64 "crictl-v1.31.1-linux-amd64.tar.gz"
@@ -452,6 +536,7 @@ int main(void) {
                 cmocka_unit_test(test_path_for_profile), cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_load_save),        cmocka_unit_test(test_pin_images),
                 cmocka_unit_test(test_check_offline),    cmocka_unit_test(test_kubernetes_locked),
+                cmocka_unit_test(test_addon_manifests),  cmocka_unit_test(test_addon_manifests_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

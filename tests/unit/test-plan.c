@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "macro.h"
 #include "plan.h"
 #include "state.h"
+#include "strv.h"
 
 /* The plans, spelled out: a change of order or of a step is a change of the
  * agent's behaviour (and of every state file written before it). */
@@ -291,12 +293,198 @@ static void test_foreign_step(void **unused) {
         assert_string_equal(f, "seed");
 }
 
+/* ---- add-on steps ----------------------------------------------------------- */
+
+#define DIGEST_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIGEST_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static void test_build(void **unused) {
+        (void) unused;
+        char *const addons[] = {(char *) "flannel", (char *) "local-path", (char *) "dashboard", NULL};
+
+        /* A control plane: its steps, then one per add-on in the order given. */
+        _cleanup_strv_free_ char **cp = NULL;
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE, addons, &cp), 0);
+        size_t n = plan_len(control_plane);
+        assert_int_equal(strv_length(cp), n + 3);
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(cp[i], control_plane[i]);
+        assert_string_equal(cp[n], "addon-flannel");
+        assert_string_equal(cp[n + 1], "addon-local-path");
+        assert_string_equal(cp[n + 2], "addon-dashboard");
+        assert_null(cp[n + 3]);
+
+        /* No add-ons (NULL or empty): the role's plan as it is. */
+        _cleanup_strv_free_ char **bare = NULL, **empty = NULL;
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE, NULL, &bare), 0);
+        assert_plan((const char *const *) bare, control_plane);
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE, (char *const[]){NULL}, &empty), 0);
+        assert_plan((const char *const *) empty, control_plane);
+
+        /* Workers and joining control planes never apply add-ons. */
+        _cleanup_strv_free_ char **w = NULL, **j = NULL;
+        assert_int_equal(plan_build(NODE_ROLE_WORKER, addons, &w), 0);
+        assert_plan((const char *const *) w, joiner);
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE_JOIN, addons, &j), 0);
+        assert_plan((const char *const *) j, joiner);
+
+        /* No plan for the role: nothing returned. */
+        char **none = NULL;
+        assert_int_equal(plan_build(_NODE_ROLE_INVALID, addons, &none), -EINVAL);
+        assert_int_equal(plan_build(_NODE_ROLE_MAX, NULL, &none), -EINVAL);
+        assert_null(none);
+
+        /* The built plan drives plan_next(): the add-ons after untaint. */
+        _cleanup_state_ struct state *s = state_with((const char *const *) cp, n + 1, STEP_RUNNING, false);
+        size_t i = 99;
+        assert_int_equal(plan_next((const char *const *) cp, s, &i), PLAN_RESUME);
+        assert_string_equal(cp[i], "addon-local-path");
+}
+
+static void test_addon_name(void **unused) {
+        (void) unused;
+        assert_string_equal(plan_addon_name("addon-flannel"), "flannel");
+        assert_string_equal(plan_addon_name("addon-addon-x"), "addon-x");
+        const char *step = "addon-rook-ceph";
+        assert_ptr_equal(plan_addon_name(step), step + 6);
+        assert_null(plan_addon_name("addon-"));
+        assert_null(plan_addon_name("addon"));
+        assert_null(plan_addon_name("addons-x"));
+        assert_null(plan_addon_name("my-addon-x"));
+        assert_null(plan_addon_name(STEP_UNTAINT));
+        assert_null(plan_addon_name(""));
+        assert_null(plan_addon_name(NULL));
+}
+
+static void test_foreign_addon_steps(void **unused) {
+        (void) unused;
+        char *const addons[] = {(char *) "flannel", NULL};
+        _cleanup_strv_free_ char **cp = NULL, **cp_none = NULL;
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE, addons, &cp), 0);
+        assert_int_equal(plan_build(NODE_ROLE_CONTROL_PLANE, NULL, &cp_none), 0);
+        const char *const *w = plan_for_role(NODE_ROLE_WORKER);
+
+        /* A control plane that applied flannel and dashboard, dashboard since
+         * dropped from the selection: still its own steps. */
+        _cleanup_state_ struct state *s = state_with(control_plane, plan_len(control_plane), -1, false);
+        assert_int_equal(state_step_done(s, "addon-flannel", 300, NULL), 0);
+        assert_int_equal(state_step_done(s, "addon-dashboard", 301, NULL), 0);
+        assert_null(plan_foreign_step((const char *const *) cp, s));
+        assert_null(plan_foreign_step((const char *const *) cp_none, s));
+        assert_null(plan_foreign_step(control_plane, s));
+
+        /* The same add-on steps in a worker's plan are a role change. */
+        _cleanup_state_ struct state *ws = state_with(w, plan_len(w), -1, false);
+        assert_null(plan_foreign_step(w, ws));
+        assert_int_equal(state_step_done(ws, "addon-flannel", 300, NULL), 0);
+        const char *f = plan_foreign_step(w, ws);
+        assert_non_null(f);
+        assert_string_equal(f, "addon-flannel");
+        f = plan_foreign_step(plan_for_role(NODE_ROLE_CONTROL_PLANE_JOIN), ws);
+        assert_non_null(f);
+        assert_string_equal(f, "addon-flannel");
+
+        /* Only "addon-<name>" is let through, not any step starting so. */
+        _cleanup_state_ struct state *odd = state_new();
+        assert_non_null(odd);
+        assert_true(state_ensure_step(odd, "addon-") >= 0);
+        f = plan_foreign_step((const char *const *) cp, odd);
+        assert_non_null(f);
+        assert_string_equal(f, "addon-");
+}
+
+struct digests {
+        const char *name[4];
+        const char *digest[4];
+        unsigned calls;
+};
+
+static int digest_of(const char *name, char out[80], void *userdata) {
+        struct digests *d = userdata;
+        d->calls++;
+        for (size_t i = 0; i < ELEMENTSOF(d->name) && d->name[i]; i++)
+                if (streq(d->name[i], name)) {
+                        snprintf(out, 80, "%s", d->digest[i]);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static void test_reset_changed_addons(void **unused) {
+        (void) unused;
+        _cleanup_state_ struct state *s = state_new();
+        assert_non_null(s);
+        assert_int_equal(state_step_done(s, STEP_UNTAINT, 10, NULL), 0);
+        /* Done, same digest: kept. */
+        assert_int_equal(state_step_done(s, "addon-same", 11, "applied"), 0);
+        assert_int_equal(state_step_set_digest(s, "addon-same", DIGEST_A), 0);
+        /* Done, another digest: the image's manifests changed. */
+        assert_int_equal(state_step_done(s, "addon-changed", 12, "applied"), 0);
+        assert_int_equal(state_step_set_digest(s, "addon-changed", DIGEST_A), 0);
+        /* Done with no digest (an older agent): cannot tell, run it again. */
+        assert_int_equal(state_step_done(s, "addon-nodigest", 13, NULL), 0);
+        /* Done, but the image no longer knows the add-on: left alone. */
+        assert_int_equal(state_step_done(s, "addon-gone", 14, NULL), 0);
+        assert_int_equal(state_step_set_digest(s, "addon-gone", DIGEST_A), 0);
+        /* Failed and pending: already to run, not counted. */
+        assert_int_equal(state_step_failed(s, "addon-failed", 15, "timed out"), 0);
+        assert_true(state_ensure_step(s, "addon-pending") >= 0);
+
+        struct digests d = {
+                .name = {"same", "changed", "nodigest", "failed"},
+                .digest = {DIGEST_A, DIGEST_B, DIGEST_A, DIGEST_B},
+        };
+        assert_int_equal(plan_reset_changed_addons(s, digest_of, &d), 2);
+
+        const struct state_step *st = state_find(s, "addon-same");
+        assert_int_equal(st->status, STEP_DONE);
+        assert_string_equal(st->digest, DIGEST_A);
+        assert_string_equal(st->detail, "applied");
+        assert_int_equal(st->end, 11);
+
+        st = state_find(s, "addon-changed");
+        assert_int_equal(st->status, STEP_PENDING);
+        assert_null(st->digest);
+        assert_null(st->detail);
+        assert_int_equal(st->start, 0);
+        assert_int_equal(st->end, 0);
+
+        st = state_find(s, "addon-nodigest");
+        assert_int_equal(st->status, STEP_PENDING);
+
+        st = state_find(s, "addon-gone");
+        assert_int_equal(st->status, STEP_DONE);
+        assert_string_equal(st->digest, DIGEST_A);
+
+        st = state_find(s, "addon-failed");
+        assert_int_equal(st->status, STEP_FAILED);
+        assert_string_equal(st->reason, "timed out");
+        assert_int_equal(state_find(s, "addon-pending")->status, STEP_PENDING);
+        /* Other steps are never looked at. */
+        assert_int_equal(state_find(s, STEP_UNTAINT)->status, STEP_DONE);
+
+        /* Again: nothing left to reset. */
+        assert_int_equal(plan_reset_changed_addons(s, digest_of, &d), 0);
+        /* No state: nothing. */
+        d.calls = 0;
+        assert_int_equal(plan_reset_changed_addons(NULL, digest_of, &d), 0);
+        assert_int_equal(d.calls, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plan_for_role), cmocka_unit_test(test_step_always),
-                cmocka_unit_test(test_next_no_state), cmocka_unit_test(test_next_metadata_skipped),
-                cmocka_unit_test(test_next_all_done), cmocka_unit_test(test_next_every_position),
-                cmocka_unit_test(test_next_gap),      cmocka_unit_test(test_foreign_step),
+                cmocka_unit_test(test_plan_for_role),
+                cmocka_unit_test(test_step_always),
+                cmocka_unit_test(test_next_no_state),
+                cmocka_unit_test(test_next_metadata_skipped),
+                cmocka_unit_test(test_next_all_done),
+                cmocka_unit_test(test_next_every_position),
+                cmocka_unit_test(test_next_gap),
+                cmocka_unit_test(test_foreign_step),
+                cmocka_unit_test(test_build),
+                cmocka_unit_test(test_addon_name),
+                cmocka_unit_test(test_foreign_addon_steps),
+                cmocka_unit_test(test_reset_changed_addons),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

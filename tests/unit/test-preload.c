@@ -267,7 +267,7 @@ static int run_locked(struct fixture *f, const char *root, const struct lock_arc
                       struct preload_result *res) {
         _cleanup_stagekey_ struct stagekey *k = NULL;
         assert_int_equal(stagekey_new("preload", 1, &k), 0);
-        return preload_stage_locked(&f->p, f->arch, f->cas, root, TU_EPOCH, NULL, lock, offline, k, res);
+        return preload_stage_locked(&f->p, f->arch, f->cas, root, TU_EPOCH, NULL, NULL, lock, offline, k, res);
 }
 
 /* kubeseed fetch records every wanted image with its digest; an offline
@@ -276,7 +276,7 @@ static void test_fetch_then_offline(void **state) {
         struct fixture *f = *state;
         write_source(f, SIZE_MAX);
         struct lock_arch section = {.arch = strdup(f->arch->debian)};
-        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, &section), 1);
+        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, NULL, &section), 1);
         assert_int_equal(section.n_images, N_IMAGES);
         for (size_t i = 0; i < N_IMAGES; i++) {
                 assert_string_equal(section.images[i].ref, f->names[i]);
@@ -316,7 +316,7 @@ static void test_lock_refuses_moved_tag(void **state) {
         struct fixture *f = *state;
         write_source(f, SIZE_MAX);
         struct lock_arch section = {.arch = strdup(f->arch->debian)};
-        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, &section), 1);
+        assert_int_equal(preload_fetch(&f->p, f->arch, f->cas, NULL, NULL, &section), 1);
         struct preload_result res = {0};
         assert_int_equal(run_locked(f, f->root, &section, false, &res), 1);
         preload_result_done(&res);

@@ -146,8 +146,10 @@ static void test_minimal_defaults(void **state) {
         assert_non_null(p->images_extra);
         assert_int_equal(strv_length(p->images_extra), 0);
         assert_null(p->images_source);
-        assert_non_null(p->addons);
-        assert_int_equal(strv_length(p->addons), 0);
+        assert_false(p->has_addons);
+        assert_null(p->addons.catalog);
+        assert_null(p->addons.ship);
+        assert_null(p->addons.defaults);
         assert_int_equal(p->n_registry_mirrors, 0);
 }
 
@@ -185,7 +187,10 @@ static void test_full(void **state) {
                     "registry.k8s.io/pause@sha256:"
                     "7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097");
         assert_string_equal(p->images_source, "dir:/srv/images");
-        ASSERT_STRV(p->addons, "flannel", "dashboard", "rook-ceph");
+        assert_true(p->has_addons);
+        assert_string_equal(p->addons.catalog, "/srv/addons");
+        ASSERT_STRV(p->addons.ship, "flannel", "dashboard", "rook-ceph");
+        ASSERT_STRV(p->addons.defaults, "flannel", "dashboard");
         assert_int_equal(p->n_registry_mirrors, 2);
         assert_string_equal(p->registry_mirrors[0].registry, "docker.io");
         assert_string_equal(p->registry_mirrors[0].endpoint, "https://mirror.local:5000");
@@ -292,7 +297,7 @@ static void test_invalid_fixtures(void **state) {
                  "(registry/repository[:tag][@sha256:digest], lowercase repository), "
                  "not 'two words'"},
                 {"bad-addon.yaml", -EINVAL,
-                 "7:19: addons[1]: expected an add-on name (lowercase letters, digits and "
+                 "7:26: addons.ship[1]: expected an add-on name (lowercase letters, digits and "
                  "'-'), not 'Dashboard'"},
                 {"insecure-mirror.yaml", -EINVAL,
                  "9:15: registry-mirrors.docker.io.endpoint: a plain http:// endpoint needs "
@@ -434,8 +439,9 @@ static void test_values(void **state) {
                           "mem.yaml:7:12: packages[0]: expected a Debian package name (lowercase "
                           "letters, digits, '+', '-', '.'; at least 2 characters, starting with "
                           "a letter or digit), not a list");
-        expect_text_error("addons: [flannel, flannel]\n",
-                          "mem.yaml:7:19: addons[1]: 'flannel' is listed twice (first at 7:10)");
+        expect_text_error("addons: {default: [flannel, flannel]}\n",
+                          "mem.yaml:7:29: addons.default[1]: 'flannel' is listed twice (first at 7:20)");
+        expect_text_error("addons: [flannel]\n", "mem.yaml:7:9: addons: expected a mapping, not a list");
         expect_text_error("overlays: [base/sub]\n",
                           "mem.yaml:7:12: overlays[0]: expected an overlay directory name "
                           "(lowercase letters, digits, '.', '_', '-'; no '/'), not 'base/sub'");

@@ -44,7 +44,7 @@ static struct profile make_profile(void) {
                 .formats = PROFILE_FORMAT_RAW,
                 .overlays = empty,
                 .images_extra = empty,
-                .addons = empty,
+
         };
 }
 

@@ -287,10 +287,41 @@ static void test_parse_limits(void **unused) {
         parse_bad(many, "more than");
 }
 
+#define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* An add-on step records what it applied; running it again forgets it;
+ * pending forgets everything; malformed digests are refused. */
+static void test_digest(void **unused) {
+        (void) unused;
+        _cleanup_state_ struct state *s = state_new();
+        assert_int_equal(state_step_done(s, "addon-flannel", 5, "applied"), 0);
+        assert_int_equal(state_step_set_digest(s, "addon-flannel", DIGEST), 0);
+        assert_int_equal(state_step_set_digest(s, "addon-flannel", "sha256:xyz"), -EINVAL);
+        assert_int_equal(state_step_set_digest(s, "nope", DIGEST), -ENOENT);
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(state_serialize(s, &text, NULL), 0);
+        assert_non_null(strstr(text, " digest=" DIGEST "\n"));
+        _cleanup_state_ struct state *back = NULL;
+        assert_int_equal(state_parse(text, strlen(text), &back, NULL), 0);
+        assert_string_equal(state_find(back, "addon-flannel")->digest, DIGEST);
+        assert_int_equal(state_step_running(back, "addon-flannel", 6), 0);
+        assert_null(state_find(back, "addon-flannel")->digest);
+        assert_int_equal(state_step_set_digest(back, "addon-flannel", DIGEST), 0);
+        assert_int_equal(state_step_pending(back, "addon-flannel"), 0);
+        const struct state_step *st = state_find(back, "addon-flannel");
+        assert_int_equal(st->status, STEP_PENDING);
+        assert_null(st->digest);
+        assert_int_equal(st->start, 0);
+        parse_bad(HDR "step name=a status=done start=1 end=1 digest=sha256:abc\n", "invalid digest");
+        parse_bad(HDR "step name=a status=done start=1 end=1 digest=" DIGEST " digest=" DIGEST "\n",
+                  "twice");
+}
+
 static void test_json(void **unused) {
         (void) unused;
         _cleanup_state_ struct state *s = state_new();
         assert_int_equal(state_step_done(s, "seed", 7, "dir \"x\"\\y"), 0);
+        assert_int_equal(state_step_set_digest(s, "seed", DIGEST), 0);
         assert_int_equal(state_step_failed(s, "report", 9, "bad\n\x01 \xff caf\xc3\xa9 \xed\xa0\x80"), 0);
         assert_int_equal(state_ensure_step(s, "later"), 1);
         _cleanup_free_ char *json = NULL;
@@ -298,12 +329,12 @@ static void test_json(void **unused) {
         assert_string_equal(json,
                             "{\"format\":1,\"steps\":["
                             "{\"name\":\"seed\",\"status\":\"done\",\"start\":7,\"end\":7,\"reason\":null,"
-                            "\"detail\":\"dir \\\"x\\\"\\\\y\"},"
+                            "\"detail\":\"dir \\\"x\\\"\\\\y\",\"digest\":\"" DIGEST "\"},"
                             "{\"name\":\"report\",\"status\":\"failed\",\"start\":9,\"end\":9,"
                             "\"reason\":\"bad\\n\\u0001 \\ufffd caf\xc3\xa9 \\ufffd\\ufffd\\ufffd\","
-                            "\"detail\":null},"
+                            "\"detail\":null,\"digest\":null},"
                             "{\"name\":\"later\",\"status\":\"pending\",\"start\":null,\"end\":null,"
-                            "\"reason\":null,\"detail\":null}]}\n");
+                            "\"reason\":null,\"detail\":null,\"digest\":null}]}\n");
 
         _cleanup_state_ struct state *e = state_new();
         _cleanup_free_ char *ej = NULL;
@@ -379,7 +410,8 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_transitions),
                 cmocka_unit_test(test_parse_accepts), cmocka_unit_test(test_parse_rejects),
                 cmocka_unit_test(test_parse_limits),  cmocka_unit_test(test_json),
-                cmocka_unit_test(test_text),          cmocka_unit_test(test_load_save),
+                cmocka_unit_test(test_digest),        cmocka_unit_test(test_text),
+                cmocka_unit_test(test_load_save),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,6 +186,57 @@ static inline int tu_listen_loopback(int *ret_port) {
         return fd;
 }
 
+/* ---- a loopback HTTP server ---------------------------------------------------
+ * Forked; GET <path> answers 200 with the route's body, anything else 404.
+ * tu_stop_server() kills it and frees the routes' path and body. */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "loophttp.h"
+
+struct tu_route {
+        char *path;
+        char *body;
+        size_t size;
+};
+
+static inline void tu_serve(int lfd, const struct tu_route *routes, size_t n) {
+        for (;;) {
+                int fd = accept(lfd, NULL, NULL);
+                if (fd < 0)
+                        continue;
+                char req[4096], method[8], path[256];
+                const struct tu_route *r = NULL;
+                if (lh_read_request(fd, req, sizeof req, method, path))
+                        for (size_t i = 0; i < n; i++)
+                                if (streq(routes[i].path, path))
+                                        r = &routes[i];
+                lh_reply(fd, r ? r->body : NULL, r ? r->size : 0);
+                close(fd);
+        }
+}
+
+static inline pid_t tu_start_server(const struct tu_route *routes, size_t n, int *ret_port) {
+        int lfd = tu_listen_loopback(ret_port);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                tu_serve(lfd, routes, n);
+                _exit(0);
+        }
+        close(lfd);
+        return pid;
+}
+
+static inline void tu_stop_server(pid_t pid, struct tu_route *routes, size_t n) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        for (size_t i = 0; i < n; i++) {
+                free(routes[i].path);
+                free(routes[i].body);
+        }
+}
+
 /* ---- tarballs and small OCI images ------------------------------------------ */
 
 #include <archive.h>
