@@ -267,7 +267,8 @@ static int run_locked(struct fixture *f, const char *root, const struct lock_arc
                       struct preload_result *res) {
         _cleanup_stagekey_ struct stagekey *k = NULL;
         assert_int_equal(stagekey_new("preload", 1, &k), 0);
-        return preload_stage_locked(&f->p, f->arch, f->cas, root, TU_EPOCH, NULL, NULL, lock, offline, k, res);
+        return preload_stage_locked(&f->p, f->arch, f->cas, root, TU_EPOCH, NULL, NULL, lock, offline, k,
+                                    res);
 }
 
 /* kubeseed fetch records every wanted image with its digest; an offline
