@@ -151,7 +151,8 @@ int binfmt_ensure(const struct arch_info *a) {
                         log_info("rootfs: mounted binfmt_misc on %s", BINFMT_MISC_DIR);
         }
         int r = binfmt_find(BINFMT_MISC_DIR, a, &name);
-        if (r == 0 && access(status, F_OK) == 0 && enable_qemu_user(a) >= 0)
+        /* update-binfmts writes to binfmt_misc's register file: root only. */
+        if (r == 0 && geteuid() == 0 && access(status, F_OK) == 0 && enable_qemu_user(a) >= 0)
                 r = binfmt_find(BINFMT_MISC_DIR, a, &name);
         if (r > 0) {
                 log_info("rootfs: %s binaries run through binfmt_misc entry '%s'", a->kernel, name);
