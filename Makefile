@@ -154,10 +154,12 @@ test-image-doubles: all $(AGENT) test-bundle test-images
 # The other architecture's product image, cross-built from this host, boots
 # too (boot-basic): TEST_CROSS_ARCH= (empty) leaves it out. The test doubles
 # (and so the other scenarios) are built for the host's architecture only.
+# Its own output directory: SHA256SUMS and manifest.json describe one build.
 TEST_CROSS_ARCH ?= $(filter-out $(ARCH),amd64 arm64)
-TEST_CROSS_IMAGE := $(OUT)/kubeseed-$(TEST_PROFILE)-$(TEST_CROSS_ARCH).raw
+TEST_CROSS_OUT := $(OUT)/$(TEST_CROSS_ARCH)
+TEST_CROSS_IMAGE := $(TEST_CROSS_OUT)/kubeseed-$(TEST_PROFILE)-$(TEST_CROSS_ARCH).raw
 qemu-test-cross:
-	$(if $(TEST_CROSS_ARCH),$(MAKE) --no-print-directory ARCH=$(TEST_CROSS_ARCH) test-image)
+	$(if $(TEST_CROSS_ARCH),$(MAKE) --no-print-directory ARCH=$(TEST_CROSS_ARCH) OUT=$(TEST_CROSS_OUT) test-image)
 
 qemu-test: test-image test-image-doubles qemu-test-cross
 	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH) \

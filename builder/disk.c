@@ -77,9 +77,10 @@ int uki_kernel_image(const char *kernel, const char *workdir, uint64_t max_size,
                 *ret_path = p;
                 return 0;
         }
-        /* arm64 kernels are packaged as a gzip-compressed Image; systemd's
-         * stub up to v254 hands .linux to the firmware's LoadImage() as it
-         * is, so the UKI needs the Image itself. */
+        /* Some distributions package arm64 kernels as a gzip-compressed
+         * Image (Ubuntu's vmlinuz); systemd 252's stub hands .linux to the
+         * firmware's LoadImage() as it is ("Bad kernel image: Load Error"
+         * for a gzip file), so the UKI needs the Image itself. */
         _cleanup_free_ char *out = NULL;
         if (asprintf(&out, "%s/vmlinux.image", workdir) < 0)
                 return log_oom();
