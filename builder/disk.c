@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fsutil.h"
 #include "log.h"
@@ -37,8 +38,7 @@ int uki_objcopy_argv(const struct arch_info *a, const struct uki_layout *l, cons
                      const char *osrel, const char *cmdline, const char *linux_path, const char *initrd,
                      const char *out, char ***ret) {
         _cleanup_strv_free_ char **v = NULL;
-        (void) a;
-        if (strv_push(&v, "objcopy") < 0 || strv_pushf(&v, "--add-section=.osrel=%s", osrel) < 0 ||
+        if (strv_push(&v, a->objcopy) < 0 || strv_pushf(&v, "--add-section=.osrel=%s", osrel) < 0 ||
             strv_pushf(&v, "--change-section-vma=.osrel=0x%" PRIx64, l->osrel_vma) < 0 ||
             strv_pushf(&v, "--add-section=.cmdline=%s", cmdline) < 0 ||
             strv_pushf(&v, "--change-section-vma=.cmdline=0x%" PRIx64, l->cmdline_vma) < 0 ||
@@ -50,6 +50,78 @@ int uki_objcopy_argv(const struct arch_info *a, const struct uki_layout *l, cons
                 return -ENOMEM;
         *ret = TAKE_PTR(v);
         return 0;
+}
+
+bool uki_kernel_is_gzip(const uint8_t *hdr, size_t size) {
+        /* RFC 1952: ID1 ID2 CM=8 (deflate). */
+        return size >= 3 && hdr[0] == 0x1f && hdr[1] == 0x8b && hdr[2] == 8;
+}
+
+static void gzclosep(gzFile *f) {
+        if (*f)
+                (void) gzclose(*f);
+}
+
+int uki_kernel_image(const char *kernel, const char *workdir, uint64_t max_size, char **ret_path) {
+        _cleanup_close_ int in = open(kernel, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return log_error_errno(-errno, "disk: cannot open the kernel '%s': %m", kernel);
+        uint8_t hdr[3];
+        ssize_t n = pread(in, hdr, sizeof hdr, 0);
+        if (n < 0)
+                return log_error_errno(-errno, "disk: cannot read the kernel '%s': %m", kernel);
+        if (!uki_kernel_is_gzip(hdr, (size_t) n)) {
+                char *p = strdup(kernel);
+                if (!p)
+                        return log_oom();
+                *ret_path = p;
+                return 0;
+        }
+        /* Some distributions package arm64 kernels as a gzip-compressed
+         * Image (Ubuntu's vmlinuz); systemd 252's stub hands .linux to the
+         * firmware's LoadImage() as it is ("Bad kernel image: Load Error"
+         * for a gzip file), so the UKI needs the Image itself. */
+        _cleanup_free_ char *out = NULL;
+        if (asprintf(&out, "%s/vmlinux.image", workdir) < 0)
+                return log_oom();
+        _cleanup_(gzclosep) gzFile gz = gzdopen(in, "rb");
+        if (!gz)
+                return log_oom();
+        in = -1; /* owned by gz now */
+        _cleanup_close_ int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return log_error_errno(-errno, "disk: cannot create '%s': %m", out);
+        static char buf[1 << 16];
+        uint64_t total = 0;
+        for (;;) {
+                int got = gzread(gz, buf, sizeof buf);
+                if (got < 0) {
+                        int zerr;
+                        const char *msg = gzerror(gz, &zerr);
+                        return log_error_errno(-EBADMSG, "disk: cannot decompress the kernel '%s': %s",
+                                               kernel, msg ? msg : "zlib error");
+                }
+                if (got == 0)
+                        break;
+                if (total + (uint64_t) got > max_size)
+                        return log_error_errno(
+                                -EFBIG, "disk: the kernel '%s' decompresses to more than %" PRIu64 " bytes",
+                                kernel, max_size);
+                int w = write_all_at(fd, buf, (size_t) got, total);
+                if (w < 0)
+                        return log_error_errno(w, "disk: cannot write '%s': %m", out);
+                total += (uint64_t) got;
+        }
+        /* gzread() stops quietly at a truncated stream: only a clean end of
+         * the gzip member counts. */
+        int zerr = Z_OK;
+        (void) gzerror(gz, &zerr);
+        if (zerr != Z_OK || total == 0)
+                return log_error_errno(-EBADMSG, "disk: the kernel '%s' is a truncated gzip stream", kernel);
+        log_info("disk: the kernel is gzip-compressed; decompressed %" PRIu64 " MiB for the UKI",
+                 total >> 20);
+        *ret_path = TAKE_PTR(out);
+        return 1;
 }
 
 char *disk_kernel_cmdline(const struct arch_info *a, const char *root_partuuid,
@@ -244,13 +316,17 @@ static int build_uki(struct disk_build *b, const char *out) {
         r = write_file_atomic(cmdline, b->cmdline, strlen(b->cmdline), 0644);
         if (r < 0)
                 return log_error_errno(r, "disk: cannot write '%s': %m", cmdline);
+        _cleanup_free_ char *image = NULL;
+        r = uki_kernel_image(kernel, b->workdir, UKI_KERNEL_MAX, &image);
+        if (r < 0)
+                return r;
         struct stat st;
-        if (stat(kernel, &st) < 0)
-                return log_error_errno(-errno, "disk: cannot stat '%s': %m", kernel);
+        if (stat(image, &st) < 0)
+                return log_error_errno(-errno, "disk: cannot stat '%s': %m", image);
         struct uki_layout l;
         uki_plan((uint64_t) st.st_size, &l);
         _cleanup_strv_free_ char **argv = NULL;
-        if (uki_objcopy_argv(b->arch, &l, stub, osrel, cmdline, kernel, initrd, out, &argv) < 0)
+        if (uki_objcopy_argv(b->arch, &l, stub, osrel, cmdline, image, initrd, out, &argv) < 0)
                 return log_oom();
         log_info("disk: unified kernel image from %s", strrchr(kernel, '/') + 1);
         return run_tool("disk: building the unified kernel image", argv, NULL);

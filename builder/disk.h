@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch.h"
@@ -24,7 +26,16 @@ struct uki_layout {
 };
 void uki_plan(uint64_t linux_size, struct uki_layout *ret);
 
-/* objcopy argv building the UKI. */
+/* The UKI's kernel: arm64 kernels are shipped gzip-compressed, which
+ * systemd's stub (v252) cannot start. A gzip file is decompressed with zlib
+ * into `workdir` (at most `max_size` bytes, else -EFBIG; a corrupt or
+ * truncated stream is -EBADMSG) and its path returned with 1; any other
+ * file is used as it is (its own path, 0). */
+#define UKI_KERNEL_MAX (UINT64_C(256) << 20)
+bool uki_kernel_is_gzip(const uint8_t *hdr, size_t size);
+int uki_kernel_image(const char *kernel, const char *workdir, uint64_t max_size, char **ret_path);
+
+/* objcopy argv building the UKI (the architecture's objcopy). */
 int uki_objcopy_argv(const struct arch_info *a, const struct uki_layout *l, const char *stub,
                      const char *osrel, const char *cmdline, const char *linux_path, const char *initrd,
                      const char *out, char ***ret);

@@ -450,6 +450,7 @@ int k8s_bundle_fetch(struct k8s_bundle *b, const char *cas_dir, const struct dow
  * fsynced and renamed into place. */
 struct staged {
         int fd;
+        uint64_t written; /* where the next write goes */
         char *tmp;
         char *path;
 };
@@ -468,18 +469,10 @@ static int staged_open(struct staged *s, const char *path) {
 }
 
 static int staged_write(struct staged *s, const void *data, size_t n) {
-        const char *p = data;
-        while (n > 0) {
-                ssize_t k = write(s->fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
+        int r = write_all_at(s->fd, data, n, s->written);
+        if (r >= 0)
+                s->written += n;
+        return r;
 }
 
 static int staged_commit(struct staged *s, mode_t mode) {

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "profile.h"
+#include "rootfs.h"
 #include "strv.h"
 
 static void usage(FILE *f) {
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
                    "                      [--set key=value]... [--agent PATH] [--overlays DIR] [--offline]\n"
                    "       kubeseed fetch -p PROFILE.yaml [--arch ARCH] [--cache DIR] [--set key=value]...\n"
                    "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
+                   "       kubeseed sysroot -p PROFILE.yaml --arch ARCH [--cache DIR] [--set key=value]...\n"
                    "\n"
                    "  -p, --profile FILE   image profile (images/*.yaml)\n"
                    "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
@@ -41,7 +43,9 @@ static void usage(FILE *f) {
                    "\n"
                    "fetch resolves every tag to a digest, downloads everything into the cache and\n"
                    "writes the lock file beside the profile (images/NAME.lock); build uses the\n"
-                   "lock when it exists and never follows a tag it does not record.\n");
+                   "lock when it exists and never follows a tag it does not record.\n"
+                   "sysroot prints the path of the profile's libraries and headers for ARCH (made\n"
+                   "and cached when missing): what the agent is cross-compiled against.\n");
 }
 
 static char *default_cache(void) {
@@ -112,8 +116,8 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
-        if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch")) {
-                log_error("unknown command '%s' (expected build, fetch or check)", cmd);
+        if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch") && !streq(cmd, "sysroot")) {
+                log_error("unknown command '%s' (expected build, fetch, check or sysroot)", cmd);
                 usage(stderr);
                 return 2;
         }
@@ -224,6 +228,13 @@ int main(int argc, char **argv) {
         if (offline && !streq(cmd, "build")) {
                 log_error("--offline is an option of kubeseed build");
                 return 2;
+        }
+        if (streq(cmd, "sysroot")) {
+                _cleanup_free_ char *dir = NULL;
+                if (rootfs_sysroot_stage(p, arch, cache, &dir) < 0)
+                        return 1;
+                printf("%s\n", dir);
+                return fflush(stdout) == 0 ? 0 : 1;
         }
         if (streq(cmd, "fetch")) {
                 log_info("fetching profile '%s' for %s into cache '%s', lock '%s'", p->name, arch->debian,

@@ -32,6 +32,24 @@ int rootfs_mmdebstrap_argv(const struct profile *p, const struct arch_info *a, c
  * added by the caller). */
 int rootfs_key_inputs(struct stagekey *k, const struct profile *p, const struct arch_info *a);
 
+/* The agent's sysroot for cross-compiling it: the profile's distro and
+ * suite for `a`, `mmdebstrap --variant=extract` of rootfs_sysroot_packages
+ * (unpacked, nothing run, no emulation), cached as a directory under
+ * <cache>/sysroot/<profile>-<arch>-<key>. */
+extern const char *const rootfs_sysroot_packages[];
+#define ROOTFS_SYSROOT_VERSION 1
+int rootfs_sysroot_argv(const struct profile *p, const struct arch_info *a, const char *output, char ***ret);
+int rootfs_sysroot_key_inputs(struct stagekey *k, const struct profile *p, const struct arch_info *a);
+/* The target of a symbolic link at `link` (relative to the tree's top, e.g.
+ * "usr/lib/x/libz.so") that points at `target`, rewritten relative to the
+ * link when `target` is absolute ("../../../lib/x/libz.so.1"); a relative
+ * target unchanged. Pure; NULL when out of memory. */
+char *rootfs_relative_link(const char *link, const char *target);
+/* Returns the sysroot's path in *ret_dir (made when absent; its absolute
+ * symbolic links made relative). */
+int rootfs_sysroot_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir,
+                         char **ret_dir);
+
 /* Runs the stage: returns the path of the cached tarball in *ret_tar (builds
  * it when absent). *ret_cached tells whether mmdebstrap was skipped. */
 int rootfs_stage(const struct profile *p, const struct arch_info *a, const char *cache_dir, char **ret_tar,

@@ -20,6 +20,9 @@ static const struct arch_info arches[] = {
                 .gpt_root_type = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
                 .elf_machine = EM_X86_64,
                 .objcopy_target = "pei-x86-64",
+                /* Debian's and Ubuntu's binutils-x86-64-linux-gnu (plain
+                 * "objcopy" on an amd64 host is a link to it). */
+                .objcopy = "x86_64-linux-gnu-objcopy",
         },
         {
                 .debian = "arm64",
@@ -33,6 +36,9 @@ static const struct arch_info arches[] = {
                 .gpt_root_type = "B921B045-1DF0-41C3-AF44-4C6F280D3FAE",
                 .elf_machine = EM_AARCH64,
                 .objcopy_target = "pei-aarch64-little",
+                /* binutils-aarch64-linux-gnu: an amd64 host's own objcopy
+                 * knows no pei-aarch64-little. */
+                .objcopy = "aarch64-linux-gnu-objcopy",
         },
 };
 

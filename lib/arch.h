@@ -3,7 +3,8 @@
 
 /* One table for every name an architecture goes by: Debian's (dpkg), the
  * kernel's (uname -m), OCI's platform, UEFI's removable-media suffix, the
- * serial console, QEMU's system emulator, ELF's e_machine. */
+ * serial console, QEMU's system emulator, ELF's e_machine, the objcopy that
+ * writes its PE images. */
 struct arch_info {
         const char *debian;         /* "amd64", "arm64" */
         const char *kernel;         /* "x86_64", "aarch64" */
@@ -16,6 +17,7 @@ struct arch_info {
         const char *gpt_root_type;  /* Discoverable Partitions root type GUID */
         unsigned elf_machine;       /* EM_X86_64, EM_AARCH64 */
         const char *objcopy_target; /* BFD name of the PE format for objcopy */
+        const char *objcopy;        /* GNU binutils' objcopy that knows objcopy_target, from any host */
 };
 
 /* Look up by any of its names (debian, kernel or OCI). NULL when unknown. */

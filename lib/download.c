@@ -122,22 +122,6 @@ static int lock_digest(const char *cas_dir, const char *hex, int *ret_fd) {
         return 0;
 }
 
-static int write_all_at(int fd, const void *data, size_t n, uint64_t off) {
-        const char *p = data;
-        while (n > 0) {
-                ssize_t k = pwrite(fd, p, n, (off_t) off);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-                off += (uint64_t) k;
-        }
-        return 0;
-}
-
 /* fsync, rename <hex>.partial to <hex>, fsync the directory. */
 static int commit(int fd, const char *partial, const char *final) {
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)

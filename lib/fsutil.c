@@ -207,3 +207,19 @@ int dirent_is_tar(const struct dirent *d) {
         size_t n = strlen(d->d_name);
         return n > 4 && streq(d->d_name + n - 4, ".tar") && d->d_name[0] != '.';
 }
+
+int write_all_at(int fd, const void *data, size_t n, uint64_t off) {
+        const char *p = data;
+        while (n > 0) {
+                ssize_t k = pwrite(fd, p, n, (off_t) off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t) k;
+                off += (uint64_t) k;
+        }
+        return 0;
+}

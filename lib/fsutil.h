@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -24,6 +25,8 @@ int read_regular_file(const char *path, size_t max_size, char **ret_data, size_t
 
 /* mkdir -p with `mode` for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
+/* pwrite() of all n bytes at off, across short writes and EINTR. */
+int write_all_at(int fd, const void *data, size_t n, uint64_t off);
 
 /* Join a root prefix and an absolute path: ("/tmp/r", "/etc/x") -> "/tmp/r/etc/x";
  * root NULL or "/" gives the path itself. Returns NULL on allocation failure. */

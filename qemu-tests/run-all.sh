@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # Runs every QEMU scenario; each prints its own "N passed, N failed" line and
 # this prints the total last.
-#   run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]
+#   run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH [CROSS-IMAGE.raw CROSS-ARCH]]
 # IMAGE is the product image; DOUBLES-IMAGE the same profile built with the
-# kubeadm/kubectl test double (make test-image-doubles).
+# kubeadm/kubectl test double (make test-image-doubles); CROSS-IMAGE the
+# product image cross-built for another architecture (make test-image
+# ARCH=arm64), booted by boot-basic only.
 here=$(cd "$(dirname "$0")" && pwd)
-image=${1:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
-doubles=${2:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
+usage="usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH [CROSS-IMAGE.raw CROSS-ARCH]]"
+image=${1:?$usage}
+doubles=${2:?$usage}
 arch=${3:-$(dpkg --print-architecture)}
-for f in "$image" "$doubles"; do
+cross_image=${4:-}
+cross_arch=${5:-}
+if [ -n "$cross_image" ] && [ -z "$cross_arch" ]; then
+        echo "run-all: no architecture given for '$cross_image' ($usage)" >&2
+        exit 2
+fi
+for f in "$image" "$doubles" ${cross_image:+"$cross_image"}; do
         [ -f "$f" ] || { echo "run-all: no image '$f'" >&2; exit 1; }
 done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 total_pass=0
 total_fail=0
-run() { # scenario, image
-        echo "== qemu scenario: $1"
-        "$here/$1.sh" "$2" "$arch" | tee "$results"
+run() { # scenario, image, arch
+        echo "== qemu scenario: $1 ($3)"
+        "$here/$1.sh" "$2" "$3" | tee "$results"
         local line
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$results" | tail -n 1)
         if [ -z "$line" ]; then
@@ -28,7 +37,8 @@ run() { # scenario, image
         total_pass=$((total_pass + $(cut -d' ' -f1 <<<"$line")))
         total_fail=$((total_fail + $(cut -d' ' -f3 <<<"$line")))
 }
-run boot-basic "$image"
-run firstboot-roles "$doubles"
+run boot-basic "$image" "$arch"
+run firstboot-roles "$doubles" "$arch"
+[ -n "$cross_image" ] && run boot-basic "$cross_image" "$cross_arch"
 echo "qemu: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -13,7 +13,15 @@ packages=(
         qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
         openssl
         skopeo containerd docker-registry containernetworking-plugins
+        # The other architecture's images: its rootfs runs through qemu-user
+        # (binfmt_misc), its agent is cross-compiled and its UKI written by
+        # that architecture's objcopy.
+        qemu-user-static binfmt-support
 )
+case "$(dpkg --print-architecture)" in
+amd64) packages+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu) ;;
+arm64) packages+=(gcc-x86-64-linux-gnu binutils-x86-64-linux-gnu) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

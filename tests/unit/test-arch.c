@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <elf.h>
+#include <errno.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include "arch.h"
+#include "proc.h"
 
 /* From the UAPI Group's Discoverable Partitions Specification ("Root
  * Partition (x86-64)" and "Root Partition (64-bit ARM/AArch64)"), written
@@ -34,6 +37,7 @@ static void test_amd64(void **state) {
         assert_int_equal(a->elf_machine, EM_X86_64);
         assert_int_equal(a->elf_machine, 62);
         assert_string_equal(a->objcopy_target, "pei-x86-64");
+        assert_string_equal(a->objcopy, "x86_64-linux-gnu-objcopy");
         assert_true(strcasecmp(a->gpt_root_type, DPS_ROOT_X86_64) == 0);
 }
 
@@ -55,6 +59,7 @@ static void test_arm64(void **state) {
         assert_int_equal(a->elf_machine, EM_AARCH64);
         assert_int_equal(a->elf_machine, 183);
         assert_string_equal(a->objcopy_target, "pei-aarch64-little");
+        assert_string_equal(a->objcopy, "aarch64-linux-gnu-objcopy");
         assert_true(strcasecmp(a->gpt_root_type, DPS_ROOT_ARM64) == 0);
 }
 
@@ -87,6 +92,36 @@ static void test_unknown(void **state) {
         assert_null(arch_lookup("arm64/v8")); /* the OCI name is split in two fields */
 }
 
+/* Each entry's objcopy writes its PE format: `objcopy --info` lists the BFD
+ * targets it knows. Checked for every objcopy installed here (make deps
+ * installs both on an amd64 host). */
+static void test_objcopy_knows_target(void **state) {
+        (void) state;
+        static const char *const all[] = {"amd64", "arm64"};
+        size_t checked = 0;
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+                const struct arch_info *a = arch_lookup(all[i]);
+                char *argv[] = {(char *) a->objcopy, "--info", NULL};
+                struct proc_result res = {0};
+                struct proc_opts opts = {.timeout_sec = 30, .capture_stdout = true, .stdout_fd = -1};
+                int r = proc_run(argv, &opts, &res);
+                if (r == -ENOENT) {
+                        proc_result_done(&res);
+                        continue;
+                }
+                assert_int_equal(r, 0);
+                assert_non_null(res.out);
+                char want[64];
+                snprintf(want, sizeof want, "\n%s\n", a->objcopy_target);
+                if (!strstr(res.out, want))
+                        fail_msg("%s --info does not list %s", a->objcopy, a->objcopy_target);
+                proc_result_done(&res);
+                checked++;
+        }
+        /* This program's own architecture's objcopy is always there. */
+        assert_true(checked >= 1);
+}
+
 static void test_host(void **state) {
         (void) state;
         struct utsname u;
@@ -107,6 +142,7 @@ int main(void) {
                 cmocka_unit_test(test_arm64),
                 cmocka_unit_test(test_names_round_trip),
                 cmocka_unit_test(test_unknown),
+                cmocka_unit_test(test_objcopy_knows_target),
                 cmocka_unit_test(test_host),
         };
         return cmocka_run_group_tests_name("arch", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -77,7 +78,9 @@ static void test_uki_objcopy_argv(void **state) {
                                  "/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
                                  "/r/boot/initrd.img-6.1.0-18-amd64", "/w/uki.efi", &v),
                 0);
-        assert_string_equal(v[0], "objcopy");
+        /* The architecture's own objcopy: a host's plain objcopy may not
+         * know the target's PE format. */
+        assert_string_equal(v[0], "x86_64-linux-gnu-objcopy");
         char buf[128];
         static const char *const sections[] = {".osrel", ".cmdline", ".linux", ".initrd"};
         const char *const paths[] = {"/r/usr/lib/os-release", "/w/cmdline", "/r/boot/vmlinuz-6.1.0-18-amd64",
@@ -102,6 +105,159 @@ static void test_uki_objcopy_argv(void **state) {
         /* 0x2000000 for the kernel, as ukify placed it. */
         assert_true(index_of(v, "--change-section-vma=.linux=0x2000000") > 0);
         assert_true(index_of(v, "--change-section-vma=.initrd=0x2b00000") > 0);
+}
+
+static void test_uki_objcopy_argv_arm64(void **state) {
+        (void) state;
+        struct uki_layout l;
+        uki_plan(20 * MIB, &l);
+        _cleanup_strv_free_ char **v = NULL;
+        assert_int_equal(uki_objcopy_argv(arch_lookup("arm64"), &l, "/r/stub.aa64", "/r/os-release",
+                                          "/w/cmdline", "/w/vmlinux.image",
+                                          "/r/boot/initrd.img-6.1.0-18-cloud-arm64", "/w/uki.efi", &v),
+                         0);
+        assert_string_equal(v[0], "aarch64-linux-gnu-objcopy");
+        assert_true(index_of(v, "--add-section=.linux=/w/vmlinux.image") > 0);
+        assert_true(index_of(v, "--change-section-vma=.initrd=0x3400000") > 0);
+}
+
+/* ---- the UKI's kernel: gzip-compressed arm64 Image ------------------------------------------ */
+
+static void test_kernel_is_gzip(void **state) {
+        (void) state;
+        static const uint8_t gz[] = {0x1f, 0x8b, 0x08, 0x00};
+        static const uint8_t pe[] = {'M', 'Z', 0x00, 0x00}; /* an x86 bzImage / EFI-stub Image */
+        static const uint8_t other_method[] = {0x1f, 0x8b, 0x07};
+        assert_true(uki_kernel_is_gzip(gz, sizeof gz));
+        assert_true(uki_kernel_is_gzip(gz, 3));
+        assert_false(uki_kernel_is_gzip(gz, 2));
+        assert_false(uki_kernel_is_gzip(gz, 0));
+        assert_false(uki_kernel_is_gzip(pe, sizeof pe));
+        assert_false(uki_kernel_is_gzip(other_method, sizeof other_method));
+}
+
+struct kimg {
+        char dir[64];
+        uint8_t *data;
+        size_t size;
+};
+
+static int kimg_setup(void **state) {
+        struct kimg *k = calloc(1, sizeof *k);
+        assert_non_null(k);
+        snprintf(k->dir, sizeof k->dir, "/tmp/test-disk-kernel-XXXXXX");
+        assert_non_null(mkdtemp(k->dir));
+        /* Not a multiple of zlib's or our buffer sizes; compressible, but not trivially. */
+        k->size = 3 * 65536 + 12345;
+        k->data = malloc(k->size);
+        assert_non_null(k->data);
+        uint32_t x = 2463534242u;
+        for (size_t i = 0; i < k->size; i++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                k->data[i] = (uint8_t) (i % 7 == 0 ? x : i / 1024);
+        }
+        *state = k;
+        return 0;
+}
+
+static int kimg_teardown(void **state) {
+        struct kimg *k = *state;
+        (void) rm_rf(k->dir);
+        free(k->data);
+        free(k);
+        return 0;
+}
+
+static char *kimg_write_gzip(const struct kimg *k, const char *name) {
+        char *path = NULL;
+        assert_true(asprintf(&path, "%s/%s", k->dir, name) > 0);
+        gzFile gz = gzopen(path, "wb9");
+        assert_non_null(gz);
+        assert_int_equal(gzwrite(gz, k->data, (unsigned) k->size), (int) k->size);
+        assert_int_equal(gzclose(gz), Z_OK);
+        return path;
+}
+
+static void assert_file_content(const char *path, const uint8_t *want, size_t size) {
+        _cleanup_free_ char *got = NULL;
+        size_t n = 0;
+        assert_int_equal(read_file_full(path, 64 * MIB, &got, &n), 0);
+        assert_int_equal(n, size);
+        assert_memory_equal(got, want, size);
+}
+
+static void test_kernel_image_gzip(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *gz = kimg_write_gzip(k, "vmlinuz-6.1.0-18-cloud-arm64");
+        _cleanup_free_ char *image = NULL;
+        assert_int_equal(uki_kernel_image(gz, k->dir, UKI_KERNEL_MAX, &image), 1);
+        assert_non_null(image);
+        assert_string_not_equal(image, gz);
+        assert_true(strncmp(image, k->dir, strlen(k->dir)) == 0);
+        assert_file_content(image, k->data, k->size);
+}
+
+static void test_kernel_image_plain(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *plain = NULL, *image = NULL;
+        assert_true(asprintf(&plain, "%s/vmlinuz-6.1.0-18-amd64", k->dir) > 0);
+        k->data[0] = 'M';
+        k->data[1] = 'Z';
+        assert_int_equal(write_file_atomic(plain, k->data, k->size, 0644), 0);
+        assert_int_equal(uki_kernel_image(plain, k->dir, UKI_KERNEL_MAX, &image), 0);
+        assert_string_equal(image, plain);
+        assert_file_content(plain, k->data, k->size);
+}
+
+static void test_kernel_image_too_large(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *gz = kimg_write_gzip(k, "vmlinuz-big");
+        char *image = NULL;
+        assert_int_equal(uki_kernel_image(gz, k->dir, k->size - 1, &image), -EFBIG);
+        assert_null(image);
+        /* Exactly the limit is fine. */
+        assert_int_equal(uki_kernel_image(gz, k->dir, k->size, &image), 1);
+        free(image);
+}
+
+static void test_kernel_image_truncated(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *gz = kimg_write_gzip(k, "vmlinuz-truncated");
+        struct stat st;
+        assert_int_equal(stat(gz, &st), 0);
+        assert_int_equal(truncate(gz, st.st_size / 2), 0);
+        char *image = NULL;
+        assert_int_equal(uki_kernel_image(gz, k->dir, UKI_KERNEL_MAX, &image), -EBADMSG);
+        assert_null(image);
+}
+
+static void test_kernel_image_corrupt(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *gz = kimg_write_gzip(k, "vmlinuz-corrupt");
+        /* Damage the trailer's CRC-32: every byte inflates, the check fails. */
+        struct stat st;
+        assert_int_equal(stat(gz, &st), 0);
+        int fd = open(gz, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        uint8_t b;
+        assert_int_equal(pread(fd, &b, 1, st.st_size - 8), 1);
+        b ^= 0xff;
+        assert_int_equal(pwrite(fd, &b, 1, st.st_size - 8), 1);
+        close(fd);
+        char *image = NULL;
+        assert_int_equal(uki_kernel_image(gz, k->dir, UKI_KERNEL_MAX, &image), -EBADMSG);
+        assert_null(image);
+}
+
+static void test_kernel_image_missing(void **state) {
+        struct kimg *k = *state;
+        _cleanup_free_ char *path = NULL;
+        assert_true(asprintf(&path, "%s/no-such-kernel", k->dir) > 0);
+        char *image = NULL;
+        assert_int_equal(uki_kernel_image(path, k->dir, UKI_KERNEL_MAX, &image), -ENOENT);
+        assert_null(image);
 }
 
 /* ---- command line --------------------------------------------------------------------------- */
@@ -515,6 +671,14 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_uki_plan),
                 cmocka_unit_test(test_uki_objcopy_argv),
+                cmocka_unit_test(test_uki_objcopy_argv_arm64),
+                cmocka_unit_test(test_kernel_is_gzip),
+                cmocka_unit_test_setup_teardown(test_kernel_image_gzip, kimg_setup, kimg_teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_image_plain, kimg_setup, kimg_teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_image_too_large, kimg_setup, kimg_teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_image_truncated, kimg_setup, kimg_teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_image_corrupt, kimg_setup, kimg_teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_image_missing, kimg_setup, kimg_teardown),
                 cmocka_unit_test(test_kernel_cmdline),
                 cmocka_unit_test(test_root_size_automatic),
                 cmocka_unit_test(test_root_size_fixed),

@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "arch.h"
+#include "fsutil.h"
 #include "macro.h"
+#include "proc.h"
 #include "profile.h"
 #include "rootfs.h"
 #include "stagekey.h"
@@ -316,12 +319,164 @@ static void test_key_changes(void **state) {
         expect_key_change(&p, arm64(), "the architecture");
 }
 
+/* ---- the agent's sysroot --------------------------------------------------------------------- */
+
+static void test_sysroot_argv(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        _cleanup_strv_free_ char **argv = NULL;
+        assert_int_equal(rootfs_sysroot_argv(&p, arm64(), "/cache/sysroot/x.partial", &argv), 0);
+        assert_string_equal(argv[0], "mmdebstrap");
+        /* Unpacked only: no maintainer script, so no emulation. */
+        assert_true(index_of(argv, "--variant=extract") > 0);
+        assert_true(index_of(argv, "--variant=minbase") < 0);
+        assert_true(index_of(argv, "--format=directory") > 0);
+        assert_true(index_of(argv, "--architectures=arm64") > 0);
+        assert_true(index_of(argv, "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg") > 0);
+        for (size_t i = 0; argv[i]; i++)
+                if (strncmp(argv[i], "--setup-hook", 12) == 0)
+                        fail_msg("a setup hook in the sysroot's command line: %s", argv[i]);
+        /* Exactly the -dev packages, not the image's packages or kernel. */
+        _cleanup_free_ char *joined = strv_join((char **) rootfs_sysroot_packages, ",");
+        _cleanup_free_ char *include = strdupf("--include=%s", joined);
+        assert_true(index_of(argv, include) > 0);
+        assert_non_null(strstr(include, "libc6-dev"));
+        assert_non_null(strstr(include, "libyaml-dev"));
+        assert_null(strstr(include, "linux-image"));
+        assert_null(strstr(include, "jq"));
+        /* The same sources as the image: the agent links against the
+         * libraries the image will hold. */
+        ssize_t suite = index_of(argv, "bookworm");
+        assert_true(suite > 0);
+        assert_string_equal(argv[suite + 1], "/cache/sysroot/x.partial");
+        _cleanup_strv_free_ char **sources = NULL;
+        assert_int_equal(rootfs_sources(&p, &sources), 0);
+        for (size_t i = 0; sources[i]; i++)
+                assert_string_equal(argv[suite + 2 + (ssize_t) i], sources[i]);
+        assert_int_equal((size_t) suite + 2 + strv_length(sources), strv_length(argv));
+}
+
+static void sysroot_key_of(const struct profile *p, const struct arch_info *a,
+                           char out[SHA256_HEX_LEN + 1]) {
+        _cleanup_stagekey_ struct stagekey *k = NULL;
+        assert_int_equal(stagekey_new("sysroot", ROOTFS_SYSROOT_VERSION, &k), 0);
+        assert_int_equal(rootfs_sysroot_key_inputs(k, p, a), 0);
+        assert_int_equal(stagekey_final(k, out), 0);
+}
+
+static void test_sysroot_key(void **state) {
+        (void) state;
+        static char *more_packages[] = {"curl", "vim", NULL};
+        struct profile base = make_profile(), p;
+        char k0[SHA256_HEX_LEN + 1], k1[SHA256_HEX_LEN + 1];
+        sysroot_key_of(&base, arm64(), k0);
+        /* What only the image's rootfs uses leaves the sysroot alone. */
+        p = make_profile(), p.packages = more_packages, p.kernel_package = "linux-image-cloud-${arch}";
+        p.initramfs_modules = empty;
+        sysroot_key_of(&p, arm64(), k1);
+        assert_string_equal(k0, k1);
+        /* What the libraries come from changes it. */
+        p = make_profile(), p.mirror_main = "http://mirror.local/debian";
+        sysroot_key_of(&p, arm64(), k1);
+        assert_string_not_equal(k0, k1);
+        p = make_profile(), p.suite = "trixie";
+        sysroot_key_of(&p, arm64(), k1);
+        assert_string_not_equal(k0, k1);
+        p = make_profile();
+        sysroot_key_of(&p, amd64(), k1);
+        assert_string_not_equal(k0, k1);
+}
+
+static void test_relative_link(void **state) {
+        (void) state;
+        static const struct {
+                const char *link, *target, *want;
+        } cases[] = {
+                {"usr/lib/aarch64-linux-gnu/libz.so", "/lib/aarch64-linux-gnu/libz.so.1.2.13",
+                 "../../../lib/aarch64-linux-gnu/libz.so.1.2.13"},
+                {"dev/fd", "/proc/self/fd", "../proc/self/fd"},
+                {"bin", "/usr/bin", "usr/bin"},
+                {"usr//lib/x.so", "//lib/x.so.1", "../../lib/x.so.1"},
+                {"usr/lib/root-link", "/", "../../."},
+                /* Relative targets stay as they are. */
+                {"usr/lib/aarch64-linux-gnu/libyaml.so", "libyaml-0.so.2.0.9", "libyaml-0.so.2.0.9"},
+                {"lib64/ld.so", "../lib/ld.so", "../lib/ld.so"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *got = rootfs_relative_link(cases[i].link, cases[i].target);
+                assert_non_null(got);
+                if (!streq(got, cases[i].want))
+                        fail_msg("%s -> %s: got '%s', want '%s'", cases[i].link, cases[i].target, got,
+                                 cases[i].want);
+        }
+}
+
+/* A fake mmdebstrap that unpacks a tiny "sysroot" with an absolute link. */
+static unsigned fake_runs;
+static int fake_mmdebstrap(char *const argv[], const struct proc_opts *opts, struct proc_result *ret) {
+        (void) opts;
+        (void) ret;
+        fake_runs++;
+        assert_string_equal(argv[0], "mmdebstrap");
+        ssize_t suite = index_of(argv, "bookworm");
+        assert_true(suite > 0);
+        const char *out = argv[suite + 1];
+        _cleanup_free_ char *libdir = strdupf("%s/usr/lib/aarch64-linux-gnu", out);
+        _cleanup_free_ char *real = strdupf("%s/lib/aarch64-linux-gnu/libz.so.1", out);
+        _cleanup_free_ char *realdir = strdupf("%s/lib/aarch64-linux-gnu", out);
+        _cleanup_free_ char *link = strdupf("%s/libz.so", libdir);
+        assert_int_equal(mkdir_p(libdir, 0755), 0);
+        assert_int_equal(mkdir_p(realdir, 0755), 0);
+        assert_int_equal(write_file_atomic(real, "ELF", 3, 0644), 0);
+        assert_int_equal(symlink("/lib/aarch64-linux-gnu/libz.so.1", link), 0);
+        return 0;
+}
+static const struct proc_ops fake_mmdebstrap_ops = {.run = fake_mmdebstrap};
+
+static void test_sysroot_stage(void **state) {
+        (void) state;
+        char cache[] = "/tmp/test-rootfs-XXXXXX";
+        assert_non_null(mkdtemp(cache));
+        struct profile p = make_profile();
+        if (access(p.keyring, R_OK) < 0) {
+                (void) rm_rf(cache);
+                skip();
+        }
+        const struct proc_ops *saved = proc_ops;
+        proc_ops = &fake_mmdebstrap_ops;
+        fake_runs = 0;
+        _cleanup_free_ char *dir = NULL, *again = NULL;
+        assert_int_equal(rootfs_sysroot_stage(&p, arm64(), cache, &dir), 0);
+        assert_int_equal(fake_runs, 1);
+        assert_true(strncmp(dir, cache, strlen(cache)) == 0);
+        assert_non_null(strstr(dir, "/sysroot/debian-bookworm-arm64-"));
+        _cleanup_free_ char *link = strdupf("%s/usr/lib/aarch64-linux-gnu/libz.so", dir);
+        char target[256];
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        assert_true(n > 0);
+        target[n] = '\0';
+        assert_string_equal(target, "../../../lib/aarch64-linux-gnu/libz.so.1");
+        /* The link now resolves inside the tree. */
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        assert_int_equal(read_file_full(link, 16, &data, &size), 0);
+        assert_int_equal(size, 3);
+        /* Cached: the second call runs nothing and gives the same path. */
+        assert_int_equal(rootfs_sysroot_stage(&p, arm64(), cache, &again), 0);
+        assert_int_equal(fake_runs, 1);
+        assert_string_equal(dir, again);
+        proc_ops = saved;
+        assert_int_equal(rm_rf(cache), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kernel_package),  cmocka_unit_test(test_packages),
                 cmocka_unit_test(test_sources),         cmocka_unit_test(test_initramfs_modules),
                 cmocka_unit_test(test_mmdebstrap_argv), cmocka_unit_test(test_key_identical),
-                cmocka_unit_test(test_key_changes),
+                cmocka_unit_test(test_key_changes),     cmocka_unit_test(test_sysroot_argv),
+                cmocka_unit_test(test_sysroot_key),     cmocka_unit_test(test_relative_link),
+                cmocka_unit_test(test_sysroot_stage),
         };
         return cmocka_run_group_tests_name("rootfs", tests, NULL, NULL);
 }
