@@ -289,6 +289,19 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                          struct preload_result *ret) {
         if (!p->kubernetes.version)
                 return 0;
+        _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE);
+        if (!archive)
+                return log_oom();
+        return preload_write(p, a, cas_dir, archive, source_date_epoch, credentials_path, lock, offline, key,
+                             ret);
+}
+
+int preload_write(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                  const char *archive, uint64_t source_date_epoch, const char *credentials_path,
+                  const struct lock_arch *lock, bool offline, struct stagekey *key,
+                  struct preload_result *ret) {
+        if (!p->kubernetes.version)
+                return 0;
         _cleanup_image_list_ struct image_list want = {0};
         int r = preload_wanted_images(p, &want);
         if (r < 0)
@@ -309,12 +322,10 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 images[w].name = names[w];
         }
         struct ociarchive_stats stats = {0};
-        _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE), *dir = NULL, *err = NULL;
-        if (r >= 0 && !archive)
-                r = log_oom();
+        _cleanup_free_ char *dir = NULL, *err = NULL;
         if (r >= 0 && !(dir = strdup(archive)))
                 r = log_oom();
-        if (r >= 0) {
+        if (r >= 0 && strrchr(dir, '/')) {
                 *strrchr(dir, '/') = '\0';
                 r = mkdir_p(dir, 0755);
                 if (r < 0)
@@ -336,7 +347,8 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 pi->name = strdup(images[w].name);
                 pi->digest = strdup(images[w].manifest_digest);
                 pi->origin = strdup(want.items[w].origin);
-                if (!pi->name || !pi->digest || !pi->origin || stagekey_add(key, pi->name, pi->digest) < 0)
+                if (!pi->name || !pi->digest || !pi->origin ||
+                    (key && stagekey_add(key, pi->name, pi->digest) < 0))
                         r = log_oom();
                 else
                         log_info("preload: %s@%s", pi->name, pi->digest);
@@ -345,7 +357,7 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 ret->archive_bytes = stats.blob_bytes;
                 ret->dedup_bytes = stats.dedup_bytes;
                 log_info("preload: %s: %zu blobs, %llu MiB (%llu MiB shared between images, stored once)",
-                         PRELOAD_ARCHIVE, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
+                         archive, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
                          (unsigned long long) (stats.dedup_bytes >> 20));
         } else
                 preload_result_done(ret);
