@@ -123,9 +123,12 @@ static int from_directory(const char *dir, const struct image_list *want, const 
         return r;
 }
 
+/* ret_index (may be NULL): per image, the index digest it was selected from,
+ * or "". */
 static int from_registries(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                            const char *credentials_path, const struct image_list *want,
-                           const struct imageref *pinned, struct ociarchive_image *out) {
+                           const struct imageref *pinned, struct ociarchive_image *out,
+                           char (*ret_index)[IMAGEREF_DIGEST_MAX + 1]) {
         _cleanup_free_ char *err = NULL;
         struct registry_credentials *creds = NULL;
         int r;
@@ -160,6 +163,8 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
                 out[w].manifest_digest = strdup(img.manifest.digest);
                 out[w].media_type = strdup(img.manifest.media_type);
                 out[w].size = img.manifest.size;
+                if (ret_index)
+                        snprintf(ret_index[w], sizeof ret_index[w], "%s", img.manifest.index_digest);
                 if (!out[w].manifest_digest || !out[w].media_type)
                         r = -ENOMEM;
                 registry_image_done(&img);
@@ -216,10 +221,13 @@ static void images_free(struct ociarchive_image *images, size_t n) {
 }
 
 /* Brings every wanted image into the store (pinned by the lock when there is
- * one) and fills out[] with each one's manifest digest, type and size. */
+ * one) and fills out[] with each one's manifest digest, type and size, and
+ * ret_index[] (may be NULL) with the index digest of an image pulled from a
+ * multi-arch index ("" otherwise). */
 static int resolve_images(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                           const char *credentials_path, const struct lock_arch *lock, bool offline,
-                          const struct image_list *want, struct ociarchive_image *out) {
+                          const struct image_list *want, struct ociarchive_image *out,
+                          char (*ret_index)[IMAGEREF_DIGEST_MAX + 1]) {
         _cleanup_free_ struct imageref *pinned = NULL;
         int r;
         if (lock || offline) {
@@ -246,7 +254,7 @@ static int resolve_images(const struct profile *p, const struct arch_info *a, co
                         r = check_against_lock(lock, pinned, want, out);
                 return r;
         }
-        return from_registries(p, a, cas_dir, credentials_path, want, pinned, out);
+        return from_registries(p, a, cas_dir, credentials_path, want, pinned, out, ret_index);
 }
 
 int preload_fetch(const struct profile *p, const struct arch_info *a, const char *cas_dir,
@@ -258,19 +266,24 @@ int preload_fetch(const struct profile *p, const struct arch_info *a, const char
         if (r < 0)
                 return r;
         struct ociarchive_image *images = calloc(want.n_items ? want.n_items : 1, sizeof *images);
-        if (!images)
+        _cleanup_free_ char(*index)[IMAGEREF_DIGEST_MAX + 1] =
+                calloc(want.n_items ? want.n_items : 1, sizeof *index);
+        if (!images || !index) {
+                free(images);
                 return log_oom();
-        r = resolve_images(p, a, cas_dir, credentials_path, NULL, false, &want, images);
+        }
+        r = resolve_images(p, a, cas_dir, credentials_path, NULL, false, &want, images, index);
         for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
                 _cleanup_free_ char *name = imageref_format(&want.items[w].ref);
                 r = name ? lock_arch_add_image(section, name, images[w].manifest_digest,
-                                               images[w].media_type, images[w].size)
+                                               images[w].media_type, images[w].size, index[w])
                          : -ENOMEM;
                 if (r < 0)
                         log_error_errno(r, "fetch: cannot record %s in the lock: %m",
                                         name ? name : "an image");
                 else
-                        log_info("fetch: %s -> %s", name, images[w].manifest_digest);
+                        log_info("fetch: %s -> %s%s%s%s", name, images[w].manifest_digest,
+                                 index[w][0] ? " (from index " : "", index[w], index[w][0] ? ")" : "");
         }
         images_free(images, want.n_items);
         return r < 0 ? r : 1;
@@ -314,7 +327,7 @@ int preload_write(const struct profile *p, const struct arch_info *a, const char
                 free(images);
                 return log_oom();
         }
-        r = resolve_images(p, a, cas_dir, credentials_path, lock, offline, &want, images);
+        r = resolve_images(p, a, cas_dir, credentials_path, lock, offline, &want, images, NULL);
         for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
                 names[w] = imageref_format(&want.items[w].ref);
                 if (!names[w])
