@@ -1801,6 +1801,39 @@ static int run_pool(struct pool *p, unsigned parallel) {
         return p->error;
 }
 
+/* A single-arch image (no index said which platform it is for): its config,
+ * fetched first, must be for `target`, so that no layer of an image for
+ * another platform is downloaded. 1 when the config was downloaded. */
+static int check_config_platform(struct op *op, const struct registry_descriptor *config,
+                                 const struct platform_target *target, char **ret_error) {
+        int downloaded = 0, r;
+        if (!cas_has(op->c->cas_dir, config->digest + 7)) {
+                struct blob_job job = {.desc = config, .what = "config"};
+                r = download_blob(op, &job, ret_error);
+                if (r < 0)
+                        return r;
+                downloaded = r > 0;
+        }
+        _cleanup_free_ char *path = cas_path(op->c->cas_dir, config->digest + 7), *body = NULL, *err = NULL;
+        size_t size = 0;
+        if (!path)
+                return -ENOMEM;
+        r = read_regular_file(path, REGISTRY_MANIFEST_MAX, &body, &size);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot read config %s from '%s': %s", op->name,
+                            config->digest, path, strerror(-r));
+        _cleanup_ynode_ struct ynode *root = NULL;
+        r = parse_json(body, size, &manifest_limits, &root, &err);
+        if (r >= 0)
+                r = platform_check_config(root, target, &err);
+        if (r < 0)
+                return fail(ret_error, r, "%s: config %s from %s: %s%s", op->name, config->digest,
+                            op->ep.url, err ? err : strerror(-r),
+                            r == -ENOEXEC ? " (a single-arch tag: name a tag or digest built for the target)"
+                                          : "");
+        return downloaded;
+}
+
 void registry_image_done(struct registry_image *img) {
         if (!img)
                 return;
@@ -1830,6 +1863,13 @@ int registry_pull(struct registry_client *c, const struct imageref *ref,
                 r = fail(ret_error, r, "%s: manifest %s from %s: %s", op.name, m.digest, op.ep.url,
                          err ? err : strerror(-r));
                 goto out;
+        }
+
+        int config_downloaded = 0;
+        if (!img.manifest.index_digest[0]) {
+                r = config_downloaded = check_config_platform(&op, &man.config, target, ret_error);
+                if (r < 0)
+                        goto out;
         }
 
         /* The blobs not in the store yet, each once (a layer may repeat). */
@@ -1873,8 +1913,8 @@ int registry_pull(struct registry_client *c, const struct imageref *ref,
         img.config = man.config;
         img.layers = TAKE_PTR(man.layers);
         img.n_layers = man.n_layers;
-        img.blobs_downloaded = p.downloaded;
-        img.bytes_downloaded = p.bytes_downloaded;
+        img.blobs_downloaded = p.downloaded + (unsigned) config_downloaded;
+        img.bytes_downloaded = p.bytes_downloaded + (config_downloaded ? man.config.size : 0);
         *ret = img;
         img = (struct registry_image){};
         r = 0;

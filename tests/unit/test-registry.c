@@ -1141,7 +1141,7 @@ static void test_fake_bearer(void **state) {
         registry_image_done(&img);
         /* The cache holds for the run: a second image from the same
          * repository asks no token. */
-        r = registry_pull(f.client, &f.ref, &arm64, &img, &err);
+        r = registry_pull(f.client, &f.ref, &amd64, &img, &err);
         if (r < 0)
                 fail_msg("%s", err);
         assert_int_equal(fake->n_token, 1);
@@ -1580,6 +1580,22 @@ static void test_real_pull_platforms(void **state) {
         expect_image(f.cas, &img, &reg.manifest_amd64, &reg.config_amd64, &reg.layer_amd64, "");
         assert_string_equal(img.manifest.platform, "");
         registry_image_done(&img);
+
+        /* The same single-arch tag for arm64: no index says what it is for,
+         * its config does; refused before any layer is downloaded. */
+        {
+                struct puller_fixture g;
+                fixture_init(&g, reg.port, "test:amd64-only", NULL);
+                _cleanup_free_ char *perr = NULL;
+                assert_int_equal(registry_pull(g.client, &g.ref, &arm64, &img, &perr), -ENOEXEC);
+                assert_non_null(strstr(perr, "docker.io/library/test:amd64-only"));
+                assert_non_null(strstr(perr, reg.config_amd64.digest));
+                assert_non_null(strstr(perr, "the image is for linux/amd64 (its config says so), not "
+                                             "linux/arm64/v8"));
+                /* the manifest and the config only: no layer */
+                assert_int_equal(count_files(g.cas), 2);
+                fixture_done(&g);
+        }
 
         /* No arm/v7 in the index: the platforms it has are named. */
         _cleanup_free_ char *err = NULL;
