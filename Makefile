@@ -31,7 +31,7 @@ CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN := $(TEST_SRC:tests/unit/%.c=$(B)/tests-san/%)
 
-.PHONY: all deps deps-check image test-image test-image-doubles test unit unit-plain unit-san qemu-test bench lint install clean
+.PHONY: all deps deps-check image test-image test-image-doubles test unit unit-plain unit-san integration qemu-test bench lint install clean
 .DEFAULT_GOAL := all
 
 all: deps-check $(B)/kubeseed $(B)/kubeseed-firstboot
@@ -111,7 +111,15 @@ test-image-doubles: all test-bundle test-images
 qemu-test: test-image test-image-doubles
 	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH)
 
+# Scripts that drive the real CLI against real local services (no internet);
+# each prints "NAME: N passed, N failed".
+integration: all test-bundle
+	TEST_K8S_VERSION=$(TEST_K8S_VERSION) TEST_CRICTL_VERSION=$(TEST_CRICTL_VERSION) \
+		TEST_CNI_VERSION=$(TEST_CNI_VERSION) \
+		tests/integration/airgap-mirror.sh $(B)/kubeseed $(TEST_BUNDLE) $(TEST_K8S_ARCH)
+
 test: unit
+	$(MAKE) integration
 	$(MAKE) qemu-test
 
 bench: all
