@@ -148,27 +148,32 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
                 return log_error_errno(r, "preload: cannot set up the registry client: %m");
         }
         struct platform_target target = platform_target_from_arch(a);
-        for (size_t w = 0; w < want->n_items && r >= 0; w++) {
-                struct registry_image img = {0};
-                free(err);
-                err = NULL;
-                /* With a lock, by the locked digest: never by a tag that may
-                 * have moved since. */
-                r = registry_pull(client, pinned ? &pinned[w] : &want->items[w].ref, &target, &img, &err);
-                if (r < 0) {
-                        log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
-                                        want->items[w].origin);
-                        break;
-                }
-                out[w].manifest_digest = strdup(img.manifest.digest);
-                out[w].media_type = strdup(img.manifest.media_type);
-                out[w].size = img.manifest.size;
-                if (ret_index)
-                        snprintf(ret_index[w], sizeof ret_index[w], "%s", img.manifest.index_digest);
-                if (!out[w].manifest_digest || !out[w].media_type)
-                        r = -ENOMEM;
-                registry_image_done(&img);
+        size_t n = want->n_items, failed = 0;
+        /* With a lock, by the locked digest: never by a tag that may have
+         * moved since. */
+        _cleanup_free_ struct imageref *refs = calloc(n ? n : 1, sizeof *refs);
+        _cleanup_free_ struct registry_image *imgs = calloc(n ? n : 1, sizeof *imgs);
+        if (!refs || !imgs) {
+                registry_credentials_free(creds);
+                return log_oom();
         }
+        for (size_t w = 0; w < n; w++)
+                refs[w] = pinned ? pinned[w] : want->items[w].ref;
+        r = registry_pull_many(client, refs, n, &target, imgs, &failed, &err);
+        if (r < 0)
+                log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
+                                failed < n ? want->items[failed].origin : "?");
+        for (size_t w = 0; r >= 0 && w < n; w++) {
+                out[w].manifest_digest = strdup(imgs[w].manifest.digest);
+                out[w].media_type = strdup(imgs[w].manifest.media_type);
+                out[w].size = imgs[w].manifest.size;
+                if (ret_index)
+                        snprintf(ret_index[w], sizeof ret_index[w], "%s", imgs[w].manifest.index_digest);
+                if (!out[w].manifest_digest || !out[w].media_type)
+                        r = log_oom();
+        }
+        for (size_t w = 0; w < n; w++)
+                registry_image_done(&imgs[w]);
         registry_credentials_free(creds);
         return r;
 }

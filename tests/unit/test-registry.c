@@ -1617,6 +1617,43 @@ static void test_real_pull_platforms(void **state) {
         fixture_done(&f);
 }
 
+/* Several images in one call: every blob once across them, and a failure
+ * names which image it is about. */
+static void test_real_pull_many(void **state) {
+        (void) state;
+        need_registry();
+        struct puller_fixture f;
+        fixture_init(&f, reg.port, "test:1.0", NULL);
+        struct imageref refs[2];
+        assert_int_equal(imageref_parse("test:1.0", &refs[0], NULL), 0);
+        assert_int_equal(imageref_parse("test:amd64-only", &refs[1], NULL), 0);
+        struct registry_image imgs[2] = {};
+        _cleanup_free_ char *err = NULL;
+        size_t failed = 99;
+        int r = registry_pull_many(f.client, refs, 2, &amd64, imgs, &failed, &err);
+        if (r < 0)
+                fail_msg("%s", err);
+        /* The same amd64 image twice: once through the index, once by its
+         * single-arch tag; config, shared layer and own layer downloaded
+         * once in all. */
+        expect_image(f.cas, &imgs[0], &reg.manifest_amd64, &reg.config_amd64, &reg.layer_amd64,
+                     reg.index.digest);
+        expect_image(f.cas, &imgs[1], &reg.manifest_amd64, &reg.config_amd64, &reg.layer_amd64, "");
+        assert_int_equal(imgs[0].blobs_downloaded + imgs[1].blobs_downloaded, 3);
+        assert_int_equal(imgs[0].bytes_downloaded + imgs[1].bytes_downloaded,
+                         reg.config_amd64.size + reg.shared.size + reg.layer_amd64.size);
+        assert_int_equal(failed, 99); /* untouched on success */
+        registry_image_done(&imgs[0]);
+        registry_image_done(&imgs[1]);
+
+        assert_int_equal(imageref_parse("test:2.0", &refs[1], NULL), 0);
+        r = registry_pull_many(f.client, refs, 2, &amd64, imgs, &failed, &err);
+        assert_int_equal(r, -ENOENT);
+        assert_int_equal(failed, 1);
+        assert_non_null(strstr(err, "docker.io/library/test:2.0"));
+        fixture_done(&f);
+}
+
 static void test_real_pull_by_digest(void **state) {
         (void) state;
         need_registry();
@@ -1752,6 +1789,7 @@ int main(void) {
         };
         const struct CMUnitTest real[] = {
                 cmocka_unit_test(test_real_pull_platforms),
+                cmocka_unit_test(test_real_pull_many),
                 cmocka_unit_test(test_real_pull_by_digest),
                 cmocka_unit_test(test_real_tls_mirror),
         };
