@@ -123,7 +123,7 @@ test: unit
 	$(MAKE) qemu-test
 
 bench: all
-	bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)
+	B=$(B) OUT=$(OUT) bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)
 
 lint:
 	clang-format --dry-run --Werror $(wildcard lib/*.[ch] builder/*.[ch] firstboot/*.[ch] tests/unit/*.c)
