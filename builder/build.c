@@ -433,14 +433,14 @@ int preload_run(const struct build_options *o) {
         _cleanup_lock_ struct lock *lock = NULL;
         const struct lock_arch *section = NULL;
         struct lock_arch empty_section = {0};
-        int r = load_lock(o, &lock, &section, &empty_section);
-        if (r < 0)
-                return r;
         if (!o->profile->kubernetes.version)
                 return log_error_errno(-EINVAL,
                                        "preload: the profile '%s' has no kubernetes section, so no image "
                                        "to preload",
                                        o->profile->path);
+        int r = load_lock(o, &lock, &section, &empty_section);
+        if (r < 0)
+                return r;
         if (o->offline && (r = offline_check(o, section, cas_dir, false)) < 0)
                 return r;
         name = build_output_name(o->profile, o->arch, "images.tar");

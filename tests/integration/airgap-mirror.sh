@@ -11,6 +11,8 @@
 # sharing a base layer. The profile reaches all three registries only
 # through its registry-mirrors setting (endpoint + ca-file). Then:
 #
+#   kubeseed fetch      with a single-arch image for another architecture
+#                       added: refused from its config, no lock, no layer;
 #   kubeseed fetch      the lock names every image with its manifest digest
 #                       (and the index digest for a multi-arch one), the store
 #                       holds every blob with its digest;
@@ -177,7 +179,20 @@ archive_ok() {
         return $ok
 }
 
+# ---- 0. a single-arch image built for another architecture --------------------------
+oci_layer "$layout" 20000 foreign && oci_image "$layout" "$other" "$base" "$LAYER" &&
+        oci_push "$layout" "$IMAGE" "$MT_MANIFEST" kubeseed/foreign:v1
+sed 's|extra: \[|extra: [quay.io/kubeseed/foreign:v1, |' "$profile" >"$work/foreign.yaml"
+"$ks" fetch -p "$work/foreign.yaml" --arch "$arch" --cache "$work/foreign-cache" >"$work/foreign.log" 2>&1
+check "fetch refuses a single-arch image for $other" [ $? -ne 0 ]
+check "the refusal names the image, its platform and the target" \
+        grep -q "quay.io/kubeseed/foreign:v1.*the image is for linux/$other.*not linux/$arch" "$work/foreign.log"
+check "no lock is written and no layer of it downloaded" \
+        [ ! -e "$work/foreign.lock" ] && [ ! -e "$work/foreign-cache/store/sha256/${LAYER:7:64}" ]
+
 # ---- 1. fetch from cold -------------------------------------------------------------
+start=$(blob_requests)
+start_base=$(blob_requests "${base%% *}")
 "$ks" fetch -p "$profile" --arch "$arch" --cache "$cache" >"$work/fetch1.log" 2>&1
 rc=$?
 check "fetch through the mirrors succeeds" [ $rc -eq 0 ] || cat "$work/fetch1.log"
@@ -186,8 +201,8 @@ check "the lock names every image with its $arch manifest digest" \
 check "the lock records the index digest of each multi-arch image, and only theirs" \
         same_pairs "$(lock_pairs index-digest)" want_index "lock index"
 check "the store holds every blob, each with its digest" blobs_in "$store"
-check "every image came from the registry behind the mirrors" [ "$(blob_requests)" -ge "${#blobs_of[@]}" ]
-check "the base layer all images share was downloaded once" [ "$(blob_requests "${base%% *}")" -eq 1 ]
+check "every image came from the registry behind the mirrors" [ $(($(blob_requests) - start)) -ge "${#blobs_of[@]}" ]
+check "the base layer all images share was downloaded once" [ $(($(blob_requests "${base%% *}") - start_base)) -eq 1 ]
 
 # ---- 2. fetch again: the store is reused --------------------------------------------------
 before=$(blob_requests)
