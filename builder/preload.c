@@ -374,8 +374,12 @@ int preload_write(const struct profile *p, const struct arch_info *a, const char
         if (r >= 0) {
                 ret->archive_bytes = stats.blob_bytes;
                 ret->dedup_bytes = stats.dedup_bytes;
+                /* In a build's staging root, the path the image will have. */
+                size_t al = strlen(archive), pl = strlen(PRELOAD_ARCHIVE);
+                const char *shown =
+                        al >= pl && streq(archive + al - pl, PRELOAD_ARCHIVE) ? PRELOAD_ARCHIVE : archive;
                 log_info("preload: %s: %zu blobs, %llu MiB (%llu MiB shared between images, stored once)",
-                         archive, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
+                         shown, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
                          (unsigned long long) (stats.dedup_bytes >> 20));
         } else
                 preload_result_done(ret);
