@@ -47,7 +47,7 @@ CORE_SAN_OBJ := $(CORE_SRC:%.c=$(B)/san/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTS_SAN := $(TEST_SRC:tests/unit/%.c=$(B)/tests-san/%)
 
-.PHONY: all deps deps-check image test-image test-image-doubles test unit unit-plain unit-san qemu-test qemu-test-cross bench lint install clean FORCE
+.PHONY: all deps deps-check image test-image test-image-doubles test unit unit-plain unit-san integration qemu-test qemu-test-cross bench lint install clean FORCE
 .DEFAULT_GOAL := all
 
 all: deps-check $(B)/kubeseed $(B)/kubeseed-firstboot
@@ -169,11 +169,19 @@ qemu-test: test-image test-image-doubles qemu-test-cross
 	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH) \
 		$(if $(TEST_CROSS_ARCH),$(TEST_CROSS_IMAGE) $(TEST_CROSS_ARCH))
 
+# Scripts that drive the real CLI against real local services (no internet);
+# each prints "NAME: N passed, N failed".
+integration: all test-bundle
+	TEST_K8S_VERSION=$(TEST_K8S_VERSION) TEST_CRICTL_VERSION=$(TEST_CRICTL_VERSION) \
+		TEST_CNI_VERSION=$(TEST_CNI_VERSION) \
+		tests/integration/airgap-mirror.sh $(B)/kubeseed $(TEST_BUNDLE) $(TEST_K8S_ARCH)
+
 test: unit
+	$(MAKE) integration
 	$(MAKE) qemu-test
 
 bench: all
-	bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)
+	B=$(B) OUT=$(OUT) bench/run.sh $(TEST_PROFILE) $(ARCH) $(CACHE)
 
 lint:
 	clang-format --dry-run --Werror $(wildcard lib/*.[ch] builder/*.[ch] firstboot/*.[ch] tests/unit/*.c)

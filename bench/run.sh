@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: measures the builder and the boot, and writes the figures to
-# out/bench-results.txt (key=value, one per line):
+# $OUT/bench-results.txt (key=value, one per line):
 #   cold_build_seconds    build with an empty cache (mmdebstrap included)
 #   warm_rebuild_seconds  the same build again with the cache filled
 #   raw_apparent_bytes, raw_allocated_bytes, qcow2_bytes
@@ -10,14 +10,21 @@
 #                         own CPU time and peak RSS (children excluded), read
 #                         from the VM's disk (targets: <= 100 ms, <= 8 MB; under
 #                         TCG the CPU time is emulated and inflated)
+#   pull_*, kubeseed_pull_seconds, skopeo_pull_seconds: the same image set
+#                         pulled from a local registry by kubeseed and by
+#                         skopeo (bench/pull.sh; target: pull_ratio >= 1.0)
 # Targets on a 2-core machine: warm <= 60 s, cold <= 5 min (amd64).
+# B (build directory, default build) and OUT (default out) as for make;
+# KS_PULL_ROUNDS: rounds of the pull benchmark (default 3).
 set -euo pipefail
 profile=${1:-debian-bookworm}
 arch=${2:-$(dpkg --print-architecture)}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-results=out/bench-results.txt
-mkdir -p out
+B=${B:-build}
+OUT=${OUT:-out}
+results=$OUT/bench-results.txt
+mkdir -p "$OUT"
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -29,13 +36,17 @@ note arch "$arch"
 note date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 note host_cores "$(nproc)"
 
+bench/pull.sh "$B/kubeseed" "images/$profile.yaml" "$arch" "${KS_PULL_ROUNDS:-3}" >"$work/pull.txt" 2>"$work/pull.log" ||
+        { cat "$work/pull.log" >&2; exit 1; }
+while IFS='=' read -r k v; do note "$k" "$v"; done <"$work/pull.txt"
+
 start=$(date +%s.%N)
-build/kubeseed build -p "images/$profile.yaml" --arch "$arch" -o "$work/out" --cache "$work/cache" >"$work/cold.log" 2>&1 ||
+"$B/kubeseed" build -p "images/$profile.yaml" --arch "$arch" -o "$work/out" --cache "$work/cache" >"$work/cold.log" 2>&1 ||
         { cat "$work/cold.log" >&2; exit 1; }
 note cold_build_seconds "$(since "$start")"
 
 start=$(date +%s.%N)
-build/kubeseed build -p "images/$profile.yaml" --arch "$arch" -o "$work/out" --cache "$work/cache" >"$work/warm.log" 2>&1 ||
+"$B/kubeseed" build -p "images/$profile.yaml" --arch "$arch" -o "$work/out" --cache "$work/cache" >"$work/warm.log" 2>&1 ||
         { cat "$work/warm.log" >&2; exit 1; }
 note warm_rebuild_seconds "$(since "$start")"
 
@@ -48,7 +59,7 @@ KS_BENCH_FILE="$work/boot.txt" qemu-tests/boot-basic.sh "$raw" "$arch" >"$work/b
         { cat "$work/boot.log" >&2; exit 1; }
 note boot_to_agent_seconds "$(sed -n 's/^boot_to_agent_seconds=//p' "$work/boot.txt")"
 
-make -s test-image-doubles TEST_PROFILE="$profile" ARCH="$arch" OUT="$work/out" CACHE="$work/cache" \
+make -s test-image-doubles B="$B" TEST_PROFILE="$profile" ARCH="$arch" OUT="$work/out" CACHE="$work/cache" \
         >"$work/doubles.log" 2>&1 || { cat "$work/doubles.log" >&2; exit 1; }
 KS_ONLY=cp KS_BENCH_FILE="$work/boot.txt" qemu-tests/firstboot-roles.sh "$work/out/test-doubles/kubeseed-$profile-$arch.raw" \
         "$arch" >"$work/cp.log" 2>&1 || { cat "$work/cp.log" >&2; exit 1; }

@@ -327,13 +327,15 @@ static void outputs_free(struct output *outs, size_t n) {
 
 enum { OUT_RAW, OUT_QCOW2, OUT_SUMS, OUT_MANIFEST, N_OUT };
 
-int build_offline_check(const struct build_options *o, const struct lock_arch *section,
-                        const char *cas_dir) {
+/* The offline check of a whole build (`with_files`: the Kubernetes bundle
+ * too) or of the images alone (kubeseed preload). */
+static int offline_check(const struct build_options *o, const struct lock_arch *section, const char *cas_dir,
+                         bool with_files) {
         if (!o->profile->kubernetes.version)
                 return 0;
         _cleanup_strv_free_ char **files = NULL;
         _cleanup_image_list_ struct image_list want = {0};
-        int r = kubernetes_bundle_files(o->profile, o->arch, &files);
+        int r = with_files ? kubernetes_bundle_files(o->profile, o->arch, &files) : 0;
         if (r < 0)
                 return r;
         /* The add-ons' manifests first: their images are part of the list. */
@@ -351,6 +353,11 @@ int build_offline_check(const struct build_options *o, const struct lock_arch *s
         log_info("offline: the lock and the store hold all %zu files and %zu images", strv_length(files),
                  want.n_items);
         return 0;
+}
+
+int build_offline_check(const struct build_options *o, const struct lock_arch *section,
+                        const char *cas_dir) {
+        return offline_check(o, section, cas_dir, true);
 }
 
 /* The lock's section for this build: NULL when there is no lock; an empty
@@ -442,6 +449,52 @@ int fetch_run(const struct build_options *o) {
         lock_arch_done(&section);
         addons_plan_done(&addons);
         return r < 0 ? r : 0;
+}
+
+int preload_run(const struct build_options *o) {
+        double t0 = now_s();
+        _cleanup_free_ char *cas_dir = strdupf("%s/store", o->cache_dir), *name = NULL, *path = NULL;
+        if (!cas_dir)
+                return log_oom();
+        _cleanup_lock_ struct lock *lock = NULL;
+        const struct lock_arch *section = NULL;
+        struct lock_arch empty_section = {0};
+        if (!o->profile->kubernetes.version)
+                return log_error_errno(-EINVAL,
+                                       "preload: the profile '%s' has no kubernetes section, so no image "
+                                       "to preload",
+                                       o->profile->path);
+        int r = load_lock(o, &lock, &section, &empty_section);
+        if (r < 0)
+                return r;
+        if (o->offline && (r = offline_check(o, section, cas_dir, false)) < 0)
+                return r;
+        name = build_output_name(o->profile, o->arch, "images.tar");
+        if (!name || !(path = strdupf("%s/%s", o->out_dir, name)))
+                return log_oom();
+        r = mkdir_p(cas_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "preload: cannot create '%s': %m", cas_dir);
+        struct preload_result pre = {0};
+        /* The add-ons' images belong to the set: their manifests first. */
+        struct addons_plan addons = {0};
+        struct stage_clock c = stage_begin("addons", "add-on manifests (digests verified)");
+        r = addons_stage(o->profile, cas_dir, NULL, section, o->offline, NULL, NULL, &addons);
+        if (r >= 0) {
+                stage_end(&c);
+                c = stage_begin("preload", "container images into one OCI archive");
+                r = preload_write(o->profile, o->arch, cas_dir, path, o->source_date_epoch,
+                                  o->registry_credentials, &addons.images, section, o->offline, NULL, &pre);
+        }
+        preload_result_done(&pre);
+        addons_plan_done(&addons);
+        if (r < 0) {
+                log_error("preload: FAILED after %.1f s; '%s' was not written", now_s() - t0, path);
+                return r;
+        }
+        stage_end(&c);
+        log_info("outputs: %s", path);
+        return 0;
 }
 
 int build_run(const struct build_options *o) {

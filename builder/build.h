@@ -51,6 +51,13 @@ int build_run(const struct build_options *o);
  * is built. 0 or a negative errno (logged). */
 int fetch_run(const struct build_options *o);
 
+/* kubeseed preload: the preload stage alone, with the same lock and
+ * --offline rules as a build: every image the image would hold, written as
+ * one OCI archive <out_dir>/kubeseed-<profile>-<arch>.images.tar (what a
+ * build puts at /usr/share/kubeseed/images/preload.tar). No root
+ * filesystem, no Kubernetes binaries. 0 or a negative errno (logged). */
+int preload_run(const struct build_options *o);
+
 /* --offline: checks before anything is built that the lock and the store
  * hold everything the build needs; logs every missing item at once. */
 int build_offline_check(const struct build_options *o, const struct lock_arch *section, const char *cas_dir);

@@ -139,8 +139,9 @@ const char *lock_manifest_sha256(const struct lock_arch *a, const char *url) {
 }
 
 int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest, const char *media_type,
-                        uint64_t size) {
-        if (!digest_valid(digest) || !imageref_valid(ref) || strlen(media_type) > REGISTRY_MEDIA_TYPE_MAX)
+                        uint64_t size, const char *index_digest) {
+        if (!digest_valid(digest) || !imageref_valid(ref) || strlen(media_type) > REGISTRY_MEDIA_TYPE_MAX ||
+            (index_digest && *index_digest && !digest_valid(index_digest)))
                 return -EINVAL;
         struct lock_image *n = reallocarray(a->images, a->n_images + 1, sizeof *n);
         if (!n)
@@ -152,6 +153,7 @@ int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest
                 return -ENOMEM;
         snprintf(im->digest, sizeof im->digest, "%s", digest);
         snprintf(im->media_type, sizeof im->media_type, "%s", media_type);
+        snprintf(im->index_digest, sizeof im->index_digest, "%s", index_digest ? index_digest : "");
         a->n_images++;
         return 0;
 }
@@ -224,6 +226,8 @@ int lock_render(const struct lock *l, char **ret, size_t *ret_size) {
                         yemit_kv(e, "media-type", im->media_type);
                         snprintf(num, sizeof num, "%" PRIu64, im->size);
                         yemit_kv_raw(e, "size", num);
+                        if (im->index_digest[0])
+                                yemit_kv(e, "index-digest", im->index_digest);
                         yemit_map_end(e);
                 }
                 yemit_seq_end(e);
@@ -344,7 +348,7 @@ static int parse_kubernetes(const struct pctx *c, const struct ynode *k, const c
 }
 
 static int parse_images(const struct pctx *c, const struct ynode *images, struct lock_arch *a) {
-        static const char *const ikeys[] = {"ref", "digest", "media-type", "size", NULL};
+        static const char *const ikeys[] = {"ref", "digest", "media-type", "size", "index-digest", NULL};
         int r = want_kind(c, images, YNODE_SEQUENCE, "images");
         if (r < 0)
                 return r;
@@ -383,9 +387,16 @@ static int parse_images(const struct pctx *c, const struct ynode *images, struct
                         return perr(c, im->line, im->column, "an image: 'size' is missing");
                 if (!ynode_parse_uint(n, REGISTRY_MANIFEST_MAX, &size))
                         return perr(c, n->line, n->column, "%s: size must be a number of bytes", ref);
+                const char *index_digest = NULL;
+                n = ynode_get(im, "index-digest");
+                if (n && (r = get_str(c, im, "index-digest", "an image", &index_digest)) < 0)
+                        return r;
+                if (index_digest && !digest_valid(index_digest))
+                        return perr(c, n->line, n->column,
+                                    "%s: index-digest must be sha256:<64 lowercase hex>", ref);
                 if (lock_find_image(a, &parsed))
                         return perr(c, im->line, im->column, "image '%s' is listed twice", ref);
-                r = lock_arch_add_image(a, ref, digest, mt, size);
+                r = lock_arch_add_image(a, ref, digest, mt, size, index_digest);
                 if (r < 0)
                         return r;
         }

@@ -32,6 +32,7 @@
  *           digest: sha256:<64 hex>     # the manifest for this architecture
  *           media-type: application/vnd.oci.image.manifest.v1+json
  *           size: 527
+ *           index-digest: sha256:<64 hex>  # the multi-arch index, when there was one
  *
  * Rendering and parsing are pure; lock_load()/lock_save() are the I/O. */
 
@@ -50,6 +51,9 @@ struct lock_image {
         char digest[IMAGEREF_DIGEST_MAX + 1];
         char media_type[REGISTRY_MEDIA_TYPE_MAX + 1];
         uint64_t size;
+        /* The index (manifest list) the reference named, from which `digest`
+         * was selected for this architecture; "" for a single-arch image. */
+        char index_digest[IMAGEREF_DIGEST_MAX + 1];
 };
 
 struct lock_arch {
@@ -100,10 +104,11 @@ const struct lock_arch *lock_find_arch(const struct lock *l, const char *arch);
 int lock_set_arch(struct lock *l, struct lock_arch *a);
 
 /* Appenders for building a section (copy their arguments). -ENOMEM, or
- * -EINVAL for a malformed digest. */
+ * -EINVAL for a malformed digest. index_digest may be NULL or "" (a
+ * single-arch image). */
 int lock_arch_add_file(struct lock_arch *a, const char *name, const char *sha256_hex);
 int lock_arch_add_image(struct lock_arch *a, const char *ref, const char *digest, const char *media_type,
-                        uint64_t size);
+                        uint64_t size, const char *index_digest);
 
 const char *lock_file_sha256(const struct lock_arch *a, const char *name);
 /* Add-on manifests fetched by URL (a URL already locked is kept). */

@@ -20,32 +20,36 @@
 #include "strv.h"
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: kubeseed build -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR]\n"
-                   "                      [--set key=value]... [--agent PATH] [--overlays DIR] [--offline]\n"
-                   "       kubeseed fetch -p PROFILE.yaml [--arch ARCH] [--cache DIR] [--set key=value]...\n"
-                   "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
-                   "       kubeseed sysroot -p PROFILE.yaml --arch ARCH [--cache DIR] [--set key=value]...\n"
-                   "\n"
-                   "  -p, --profile FILE   image profile (images/*.yaml)\n"
-                   "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
-                   "  -o, --out DIR        output directory (default: out)\n"
-                   "  -c, --cache DIR      stage cache (default: $KUBESEED_CACHE or ~/.cache/kubeseed)\n"
-                   "  -s, --set KEY=VALUE  override a profile value (e.g. mirrors.main=http://...)\n"
-                   "      --agent PATH     kubeseed-firstboot binary to install (default: beside this "
-                   "program)\n"
-                   "      --overlays DIR   directory holding overlays/<name> (default: beside the profile's "
-                   "folder)\n"
-                   "      --extra-overlay DIR  copy DIR into the image after the profile's overlays "
-                   "(repeatable)\n"
-                   "      --registry-credentials FILE  registry credentials (YAML, mode 0600)\n"
-                   "      --offline        build only from the cache and the lock file (no network)\n"
-                   "  -v, --verbose        debug output\n"
-                   "\n"
-                   "fetch resolves every tag to a digest, downloads everything into the cache and\n"
-                   "writes the lock file beside the profile (images/NAME.lock); build uses the\n"
-                   "lock when it exists and never follows a tag it does not record.\n"
-                   "sysroot prints the path of the profile's libraries and headers for ARCH (made\n"
-                   "and cached when missing): what the agent is cross-compiled against.\n");
+        fprintf(f,
+                "Usage: kubeseed build -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR]\n"
+                "                      [--set key=value]... [--agent PATH] [--overlays DIR] [--offline]\n"
+                "       kubeseed fetch -p PROFILE.yaml [--arch ARCH] [--cache DIR] [--set key=value]...\n"
+                "       kubeseed preload -p PROFILE.yaml [--arch ARCH] [-o DIR] [--cache DIR] [--offline]\n"
+                "                        [--set key=value]...\n"
+                "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
+                "       kubeseed sysroot -p PROFILE.yaml --arch ARCH [--cache DIR] [--set key=value]...\n"
+                "\n"
+                "  -p, --profile FILE   image profile (images/*.yaml)\n"
+                "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
+                "  -o, --out DIR        output directory (default: out)\n"
+                "  -c, --cache DIR      stage cache (default: $KUBESEED_CACHE or ~/.cache/kubeseed)\n"
+                "  -s, --set KEY=VALUE  override a profile value (e.g. mirrors.main=http://...)\n"
+                "      --agent PATH     kubeseed-firstboot binary to install (default: beside this "
+                "program)\n"
+                "      --overlays DIR   directory holding overlays/<name> (default: beside the profile's "
+                "folder)\n"
+                "      --extra-overlay DIR  copy DIR into the image after the profile's overlays "
+                "(repeatable)\n"
+                "      --registry-credentials FILE  registry credentials (YAML, mode 0600)\n"
+                "      --offline        build only from the cache and the lock file (no network)\n"
+                "  -v, --verbose        debug output\n"
+                "\n"
+                "fetch resolves every tag to a digest, downloads everything into the cache and\n"
+                "writes the lock file beside the profile (images/NAME.lock); build uses the\n"
+                "lock when it exists and never follows a tag it does not record. preload runs\n"
+                "only the build's image stage: DIR/kubeseed-NAME-ARCH.images.tar.\n"
+                "sysroot prints the path of the profile's libraries and headers for ARCH (made\n"
+                "and cached when missing): what the agent is cross-compiled against.\n");
 }
 
 static char *default_cache(void) {
@@ -116,8 +120,9 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
-        if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch") && !streq(cmd, "sysroot")) {
-                log_error("unknown command '%s' (expected build, fetch, check or sysroot)", cmd);
+        if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch") && !streq(cmd, "preload") &&
+            !streq(cmd, "sysroot")) {
+                log_error("unknown command '%s' (expected build, fetch, preload, check or sysroot)", cmd);
                 usage(stderr);
                 return 2;
         }
@@ -225,8 +230,8 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *lock_path = lock_path_for_profile(profile_path);
         if (!cache || !agent || !overlays || !lock_path)
                 return log_oom(), 1;
-        if (offline && !streq(cmd, "build")) {
-                log_error("--offline is an option of kubeseed build");
+        if (offline && !streq(cmd, "build") && !streq(cmd, "preload")) {
+                log_error("--offline is an option of kubeseed build and kubeseed preload");
                 return 2;
         }
         if (streq(cmd, "sysroot")) {
@@ -249,7 +254,9 @@ int main(int argc, char **argv) {
                 return fetch_run(&fo) < 0 ? 1 : 0;
         }
 
-        log_info("building profile '%s' for %s into '%s' (cache '%s')", p->name, arch->debian, out, cache);
+        log_info("%s profile '%s' for %s into '%s' (cache '%s')",
+                 streq(cmd, "preload") ? "preloading images of" : "building", p->name, arch->debian, out,
+                 cache);
         struct build_options o = {
                 .profile = p,
                 .arch = arch,
@@ -263,6 +270,6 @@ int main(int argc, char **argv) {
                 .lock_path = lock_path,
                 .offline = offline,
         };
-        r = build_run(&o);
+        r = streq(cmd, "preload") ? preload_run(&o) : build_run(&o);
         return r < 0 ? 1 : 0;
 }

@@ -101,6 +101,51 @@ static bool is_attestation(const struct ynode *desc) {
         return t && streq(t, "attestation-manifest");
 }
 
+/* "os/arch[/variant]" as written (printable, each part at most 31
+ * characters). */
+static int platform_written(const char *os, const char *arch, const char *variant,
+                            char out[PLATFORM_STRING_MAX + 1]) {
+        _cleanup_free_ char *pos = ystr_printable(os, 31), *parch = ystr_printable(arch, 31),
+                            *pvar = variant ? ystr_printable(variant, 31) : NULL;
+        if (!pos || !parch || (variant && !pvar))
+                return -ENOMEM;
+        (void) snprintf(out, PLATFORM_STRING_MAX + 1, "%s/%s%s%s", pos, parch, pvar ? "/" : "",
+                        pvar ? pvar : "");
+        return 0;
+}
+
+int platform_check_config(const struct ynode *config, const struct platform_target *target,
+                          char **ret_error) {
+        if (!target || !target->os || !target->architecture)
+                return set_error(ret_error, -EINVAL, "No target platform given");
+        if (!config || config->kind != YNODE_MAPPING)
+                return set_error(ret_error, -EBADMSG, "%zu:%zu: expected an image config (a JSON object)",
+                                 config ? config->line : 0, config ? config->column : 0);
+        bool ok = true;
+        const char *os = member_str(config, "os", &ok);
+        const char *arch = member_str(config, "architecture", &ok);
+        const char *variant = member_str(config, "variant", &ok);
+        if (!ok || !os || !arch || !*os || !*arch)
+                return set_error(ret_error, -EBADMSG,
+                                 "%zu:%zu: the image config has no \"os\" and \"architecture\" strings",
+                                 config->line, config->column);
+        struct norm have, want;
+        normalize(os, arch, variant, &have);
+        normalize(target->os, target->architecture, target->variant, &want);
+        /* A config need not state its variant (most arm64 images do not):
+         * then os and architecture decide. */
+        if (strlen(os) <= FIELD_MAX && strlen(arch) <= FIELD_MAX &&
+            (!variant || strlen(variant) <= FIELD_MAX) && streq(have.os, want.os) &&
+            streq(have.arch, want.arch) && (!variant || !*variant || streq(have.variant, want.variant)))
+                return 0;
+        char written[PLATFORM_STRING_MAX + 1];
+        if (platform_written(os, arch, variant && *variant ? variant : NULL, written) < 0)
+                return set_error(ret_error, -ENOMEM, "Out of memory");
+        return set_error(ret_error, -ENOEXEC, "the image is for %s (its config says so), not %s/%s%s%s",
+                         written, target->os, target->architecture, target->variant ? "/" : "",
+                         target->variant ? target->variant : "");
+}
+
 int platform_select(const struct ynode *index, const struct platform_target *target,
                     struct platform_choice *ret, char **ret_error) {
         if (!index || index->kind != YNODE_MAPPING)
@@ -167,14 +212,8 @@ int platform_select(const struct ynode *index, const struct platform_target *tar
                         continue;
 
                 char written[PLATFORM_STRING_MAX + 1];
-                {
-                        _cleanup_free_ char *pos = ystr_printable(os, 31), *parch = ystr_printable(arch, 31),
-                                            *pvar = variant ? ystr_printable(variant, 31) : NULL;
-                        if (!pos || !parch || (variant && !pvar))
-                                return set_error(ret_error, -ENOMEM, "Out of memory");
-                        (void) snprintf(written, sizeof(written), "%s/%s%s%s", pos, parch, pvar ? "/" : "",
-                                        pvar ? pvar : "");
-                }
+                if (platform_written(os, arch, variant, written) < 0)
+                        return set_error(ret_error, -ENOMEM, "Out of memory");
 
                 struct norm have;
                 normalize(os, arch, variant, &have);

@@ -56,3 +56,15 @@ struct platform_choice {
  *               index) or its digest is not sha256 */
 int platform_select(const struct ynode *index, const struct platform_target *target,
                     struct platform_choice *ret, char **ret_error);
+
+/* Check an image config (image-spec config.md: "os" and "architecture"
+ * required, "variant" optional) against `target`, for an image that came
+ * with no index to say its platform (a single-arch tag). Same normalisation
+ * as platform_select(); a config without a variant matches on os and
+ * architecture. 0 when it matches; otherwise a negative errno with a
+ * message in *ret_error (when not NULL):
+ *   -ENOEXEC  another platform ("the image is for linux/arm64 (its config
+ *             says so), not linux/amd64")
+ *   -EBADMSG  not an object, or no os/architecture strings */
+int platform_check_config(const struct ynode *config, const struct platform_target *target,
+                          char **ret_error);

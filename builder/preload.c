@@ -127,9 +127,12 @@ static int from_directory(const char *dir, const struct image_list *want, const 
         return r;
 }
 
+/* ret_index (may be NULL): per image, the index digest it was selected from,
+ * or "". */
 static int from_registries(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                            const char *credentials_path, const struct image_list *want,
-                           const struct imageref *pinned, struct ociarchive_image *out) {
+                           const struct imageref *pinned, struct ociarchive_image *out,
+                           char (*ret_index)[IMAGEREF_DIGEST_MAX + 1]) {
         _cleanup_free_ char *err = NULL;
         struct registry_credentials *creds = NULL;
         int r;
@@ -149,25 +152,32 @@ static int from_registries(const struct profile *p, const struct arch_info *a, c
                 return log_error_errno(r, "preload: cannot set up the registry client: %m");
         }
         struct platform_target target = platform_target_from_arch(a);
-        for (size_t w = 0; w < want->n_items && r >= 0; w++) {
-                struct registry_image img = {0};
-                free(err);
-                err = NULL;
-                /* With a lock, by the locked digest: never by a tag that may
-                 * have moved since. */
-                r = registry_pull(client, pinned ? &pinned[w] : &want->items[w].ref, &target, &img, &err);
-                if (r < 0) {
-                        log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
-                                        want->items[w].origin);
-                        break;
-                }
-                out[w].manifest_digest = strdup(img.manifest.digest);
-                out[w].media_type = strdup(img.manifest.media_type);
-                out[w].size = img.manifest.size;
-                if (!out[w].manifest_digest || !out[w].media_type)
-                        r = -ENOMEM;
-                registry_image_done(&img);
+        size_t n = want->n_items, failed = 0;
+        /* With a lock, by the locked digest: never by a tag that may have
+         * moved since. */
+        _cleanup_free_ struct imageref *refs = calloc(n ? n : 1, sizeof *refs);
+        _cleanup_free_ struct registry_image *imgs = calloc(n ? n : 1, sizeof *imgs);
+        if (!refs || !imgs) {
+                registry_credentials_free(creds);
+                return log_oom();
         }
+        for (size_t w = 0; w < n; w++)
+                refs[w] = pinned ? pinned[w] : want->items[w].ref;
+        r = registry_pull_many(client, refs, n, &target, imgs, &failed, &err);
+        if (r < 0)
+                log_error_errno(r, "preload: %s (%s)", err ? err : "pull failed",
+                                failed < n ? want->items[failed].origin : "?");
+        for (size_t w = 0; r >= 0 && w < n; w++) {
+                out[w].manifest_digest = strdup(imgs[w].manifest.digest);
+                out[w].media_type = strdup(imgs[w].manifest.media_type);
+                out[w].size = imgs[w].manifest.size;
+                if (ret_index)
+                        snprintf(ret_index[w], sizeof ret_index[w], "%s", imgs[w].manifest.index_digest);
+                if (!out[w].manifest_digest || !out[w].media_type)
+                        r = log_oom();
+        }
+        for (size_t w = 0; w < n; w++)
+                registry_image_done(&imgs[w]);
         registry_credentials_free(creds);
         return r;
 }
@@ -220,10 +230,13 @@ static void images_free(struct ociarchive_image *images, size_t n) {
 }
 
 /* Brings every wanted image into the store (pinned by the lock when there is
- * one) and fills out[] with each one's manifest digest, type and size. */
+ * one) and fills out[] with each one's manifest digest, type and size, and
+ * ret_index[] (may be NULL) with the index digest of an image pulled from a
+ * multi-arch index ("" otherwise). */
 static int resolve_images(const struct profile *p, const struct arch_info *a, const char *cas_dir,
                           const char *credentials_path, const struct lock_arch *lock, bool offline,
-                          const struct image_list *want, struct ociarchive_image *out) {
+                          const struct image_list *want, struct ociarchive_image *out,
+                          char (*ret_index)[IMAGEREF_DIGEST_MAX + 1]) {
         _cleanup_free_ struct imageref *pinned = NULL;
         int r;
         if (lock || offline) {
@@ -250,7 +263,7 @@ static int resolve_images(const struct profile *p, const struct arch_info *a, co
                         r = check_against_lock(lock, pinned, want, out);
                 return r;
         }
-        return from_registries(p, a, cas_dir, credentials_path, want, pinned, out);
+        return from_registries(p, a, cas_dir, credentials_path, want, pinned, out, ret_index);
 }
 
 int preload_fetch(const struct profile *p, const struct arch_info *a, const char *cas_dir,
@@ -263,19 +276,24 @@ int preload_fetch(const struct profile *p, const struct arch_info *a, const char
         if (r < 0)
                 return r;
         struct ociarchive_image *images = calloc(want.n_items ? want.n_items : 1, sizeof *images);
-        if (!images)
+        _cleanup_free_ char(*index)[IMAGEREF_DIGEST_MAX + 1] =
+                calloc(want.n_items ? want.n_items : 1, sizeof *index);
+        if (!images || !index) {
+                free(images);
                 return log_oom();
-        r = resolve_images(p, a, cas_dir, credentials_path, NULL, false, &want, images);
+        }
+        r = resolve_images(p, a, cas_dir, credentials_path, NULL, false, &want, images, index);
         for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
                 _cleanup_free_ char *name = imageref_format(&want.items[w].ref);
                 r = name ? lock_arch_add_image(section, name, images[w].manifest_digest,
-                                               images[w].media_type, images[w].size)
+                                               images[w].media_type, images[w].size, index[w])
                          : -ENOMEM;
                 if (r < 0)
                         log_error_errno(r, "fetch: cannot record %s in the lock: %m",
                                         name ? name : "an image");
                 else
-                        log_info("fetch: %s -> %s", name, images[w].manifest_digest);
+                        log_info("fetch: %s -> %s%s%s%s", name, images[w].manifest_digest,
+                                 index[w][0] ? " (from index " : "", index[w], index[w][0] ? ")" : "");
         }
         images_free(images, want.n_items);
         return r < 0 ? r : 1;
@@ -294,6 +312,19 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                          struct stagekey *key, struct preload_result *ret) {
         if (!p->kubernetes.version)
                 return 0;
+        _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE);
+        if (!archive)
+                return log_oom();
+        return preload_write(p, a, cas_dir, archive, source_date_epoch, credentials_path, addon_images, lock,
+                             offline, key, ret);
+}
+
+int preload_write(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                  const char *archive, uint64_t source_date_epoch, const char *credentials_path,
+                  const struct image_list *addon_images, const struct lock_arch *lock, bool offline,
+                  struct stagekey *key, struct preload_result *ret) {
+        if (!p->kubernetes.version)
+                return 0;
         _cleanup_image_list_ struct image_list want = {0};
         int r = preload_wanted_images(p, addon_images, &want);
         if (r < 0)
@@ -306,7 +337,7 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 free(images);
                 return log_oom();
         }
-        r = resolve_images(p, a, cas_dir, credentials_path, lock, offline, &want, images);
+        r = resolve_images(p, a, cas_dir, credentials_path, lock, offline, &want, images, NULL);
         for (size_t w = 0; r >= 0 && w < want.n_items; w++) {
                 names[w] = imageref_format(&want.items[w].ref);
                 if (!names[w])
@@ -314,12 +345,10 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 images[w].name = names[w];
         }
         struct ociarchive_stats stats = {0};
-        _cleanup_free_ char *archive = path_join_root(root, PRELOAD_ARCHIVE), *dir = NULL, *err = NULL;
-        if (r >= 0 && !archive)
-                r = log_oom();
+        _cleanup_free_ char *dir = NULL, *err = NULL;
         if (r >= 0 && !(dir = strdup(archive)))
                 r = log_oom();
-        if (r >= 0) {
+        if (r >= 0 && strrchr(dir, '/')) {
                 *strrchr(dir, '/') = '\0';
                 r = mkdir_p(dir, 0755);
                 if (r < 0)
@@ -341,7 +370,8 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                 pi->name = strdup(images[w].name);
                 pi->digest = strdup(images[w].manifest_digest);
                 pi->origin = strdup(want.items[w].origin);
-                if (!pi->name || !pi->digest || !pi->origin || stagekey_add(key, pi->name, pi->digest) < 0)
+                if (!pi->name || !pi->digest || !pi->origin ||
+                    (key && stagekey_add(key, pi->name, pi->digest) < 0))
                         r = log_oom();
                 else
                         log_info("preload: %s@%s", pi->name, pi->digest);
@@ -349,8 +379,12 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
         if (r >= 0) {
                 ret->archive_bytes = stats.blob_bytes;
                 ret->dedup_bytes = stats.dedup_bytes;
+                /* In a build's staging root, the path the image will have. */
+                size_t al = strlen(archive), pl = strlen(PRELOAD_ARCHIVE);
+                const char *shown =
+                        al >= pl && streq(archive + al - pl, PRELOAD_ARCHIVE) ? PRELOAD_ARCHIVE : archive;
                 log_info("preload: %s: %zu blobs, %llu MiB (%llu MiB shared between images, stored once)",
-                         PRELOAD_ARCHIVE, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
+                         shown, stats.n_blobs, (unsigned long long) (stats.blob_bytes >> 20),
                          (unsigned long long) (stats.dedup_bytes >> 20));
         } else
                 preload_result_done(ret);

@@ -57,6 +57,13 @@ int preload_stage_locked(const struct profile *p, const struct arch_info *a, con
                          const struct image_list *addon_images, const struct lock_arch *lock, bool offline,
                          struct stagekey *key, struct preload_result *ret);
 
+/* preload_stage_locked() writing the archive to `archive` instead of into a
+ * root (kubeseed preload); `key` may be NULL. */
+int preload_write(const struct profile *p, const struct arch_info *a, const char *cas_dir,
+                  const char *archive, uint64_t source_date_epoch, const char *credentials_path,
+                  const struct image_list *addon_images, const struct lock_arch *lock, bool offline,
+                  struct stagekey *key, struct preload_result *ret);
+
 /* kubeseed fetch: resolves every wanted image for `a` (by tag, or from
  * images.source), brings it into the store, and appends each one (name as
  * asked, manifest digest, media type, size) to `section`. 0 without

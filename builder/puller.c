@@ -1677,20 +1677,24 @@ int registry_resolve(struct registry_client *c, const struct imageref *ref,
 /* ---- blobs ------------------------------------------------------------------ */
 
 struct blob_job {
+        struct op *op; /* the image's requests (endpoint, token) */
+        size_t image;  /* which image of the batch asked for it first */
+        struct registry_image *img;
         const struct registry_descriptor *desc;
         const char *what; /* "config", "layer 3" */
         char what_buf[32];
 };
 
+/* Every blob the images of one registry_pull_many() lack, downloaded
+ * `parallel` at a time whichever image needs it. */
 struct pool {
-        struct op *op;
+        const char *label; /* the image, or "8 images" */
         struct blob_job *jobs;
         size_t n_jobs, next, done;
         uint64_t bytes_total, bytes_done;
-        unsigned downloaded;
-        uint64_t bytes_downloaded;
         int error;
         char *error_text;
+        size_t error_image;
         pthread_mutex_t lock;
         bool progress, tty;
         unsigned last_decile;
@@ -1703,8 +1707,8 @@ static void progress_line(struct pool *p, bool final) {
         if (!p->tty && !final && decile == p->last_decile)
                 return;
         p->last_decile = decile;
-        fprintf(stderr, "%sPulling %s: %zu/%zu blobs, %.1f/%.1f MiB%s", p->tty ? "\r\033[K" : "",
-                p->op->name, p->done, p->n_jobs, (double) p->bytes_done / (1024.0 * 1024.0),
+        fprintf(stderr, "%sPulling %s: %zu/%zu blobs, %.1f/%.1f MiB%s", p->tty ? "\r\033[K" : "", p->label,
+                p->done, p->n_jobs, (double) p->bytes_done / (1024.0 * 1024.0),
                 (double) p->bytes_total / (1024.0 * 1024.0), p->tty && !final ? "" : "\n");
         fflush(stderr);
 }
@@ -1767,18 +1771,19 @@ static void *pool_worker(void *arg) {
                 pthread_mutex_unlock(&p->lock);
 
                 char *err = NULL;
-                int r = download_blob(p->op, job, &err);
+                int r = download_blob(job->op, job, &err);
 
                 pthread_mutex_lock(&p->lock);
                 if (r < 0 && !p->error) {
                         p->error = r;
                         p->error_text = TAKE_PTR(err);
+                        p->error_image = job->image;
                 } else if (r >= 0) {
                         p->done++;
                         p->bytes_done += job->desc->size;
                         if (r > 0) {
-                                p->downloaded++;
-                                p->bytes_downloaded += job->desc->size;
+                                job->img->blobs_downloaded++;
+                                job->img->bytes_downloaded += job->desc->size;
                         }
                         progress_line(p, false);
                 }
@@ -1801,6 +1806,39 @@ static int run_pool(struct pool *p, unsigned parallel) {
         return p->error;
 }
 
+/* A single-arch image (no index said which platform it is for): its config,
+ * fetched first, must be for `target`, so that no layer of an image for
+ * another platform is downloaded. 1 when the config was downloaded. */
+static int check_config_platform(struct op *op, const struct registry_descriptor *config,
+                                 const struct platform_target *target, char **ret_error) {
+        int downloaded = 0, r;
+        if (!cas_has(op->c->cas_dir, config->digest + 7)) {
+                struct blob_job job = {.desc = config, .what = "config"};
+                r = download_blob(op, &job, ret_error);
+                if (r < 0)
+                        return r;
+                downloaded = r > 0;
+        }
+        _cleanup_free_ char *path = cas_path(op->c->cas_dir, config->digest + 7), *body = NULL, *err = NULL;
+        size_t size = 0;
+        if (!path)
+                return -ENOMEM;
+        r = read_regular_file(path, REGISTRY_MANIFEST_MAX, &body, &size);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot read config %s from '%s': %s", op->name,
+                            config->digest, path, strerror(-r));
+        _cleanup_ynode_ struct ynode *root = NULL;
+        r = parse_json(body, size, &manifest_limits, &root, &err);
+        if (r >= 0)
+                r = platform_check_config(root, target, &err);
+        if (r < 0)
+                return fail(ret_error, r, "%s: config %s from %s: %s%s", op->name, config->digest,
+                            op->ep.url, err ? err : strerror(-r),
+                            r == -ENOEXEC ? " (a single-arch tag: name a tag or digest built for the target)"
+                                          : "");
+        return downloaded;
+}
+
 void registry_image_done(struct registry_image *img) {
         if (!img)
                 return;
@@ -1808,61 +1846,114 @@ void registry_image_done(struct registry_image *img) {
         *img = (struct registry_image){};
 }
 
-int registry_pull(struct registry_client *c, const struct imageref *ref,
-                  const struct platform_target *target, struct registry_image *ret, char **ret_error) {
-        if (!c || !ref || !target || !ret)
-                return -EINVAL;
+/* One image of a batch. */
+struct pull_item {
         struct op op;
-        _cleanup_free_ char *name = NULL;
-        struct registry_image img = {};
-        struct fetched m = {};
-        int r = op_start(c, ref, target, &op, &name, &img.manifest, &m, ret_error);
-        if (r < 0)
-                return r;
-        struct registry_manifest man = {};
-        struct blob_job *jobs = NULL;
-        struct pool p = {.op = &op, .progress = c->o.progress, .tty = isatty(STDERR_FILENO) == 1};
+        char *name;
+        bool started; /* op.ep to release */
+        struct fetched m;
+        struct registry_manifest man;
+        struct registry_image img;
+};
+
+static void pull_item_done(struct pull_item *it) {
+        registry_image_done(&it->img);
+        registry_manifest_done(&it->man);
+        fetched_done(&it->m);
+        if (it->started)
+                registry_endpoint_done(&it->op.ep);
+        free(it->name);
+        *it = (struct pull_item){};
+}
+
+/* The blobs of every image not in the store yet, each once (a layer may
+ * repeat in an image and be shared between images). */
+static int plan_jobs(struct registry_client *c, struct pull_item *items, size_t n, struct pool *p) {
+        size_t n_desc = 0;
+        for (size_t i = 0; i < n; i++)
+                n_desc += items[i].man.n_layers + 1;
+        p->jobs = calloc(n_desc ? n_desc : 1, sizeof(*p->jobs));
+        if (!p->jobs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const struct registry_manifest *man = &items[i].man;
+                for (size_t l = 0; l <= man->n_layers; l++) {
+                        const struct registry_descriptor *d = l == 0 ? &man->config : &man->layers[l - 1];
+                        if (cas_has(c->cas_dir, d->digest + 7))
+                                continue;
+                        bool dup = false;
+                        for (size_t j = 0; j < p->n_jobs && !dup; j++)
+                                dup = streq(p->jobs[j].desc->digest, d->digest);
+                        if (dup)
+                                continue;
+                        struct blob_job *job = &p->jobs[p->n_jobs++];
+                        *job = (struct blob_job){
+                                .op = &items[i].op, .image = i, .img = &items[i].img, .desc = d};
+                        if (l == 0)
+                                snprintf(job->what_buf, sizeof job->what_buf, "config");
+                        else
+                                snprintf(job->what_buf, sizeof job->what_buf, "layer %zu", l);
+                        job->what = job->what_buf;
+                        p->bytes_total += d->size;
+                }
+        }
+        return 0;
+}
+
+int registry_pull_many(struct registry_client *c, const struct imageref *refs, size_t n,
+                       const struct platform_target *target, struct registry_image *ret, size_t *ret_failed,
+                       char **ret_error) {
+        if (!c || (n > 0 && (!refs || !ret)) || !target)
+                return -EINVAL;
+        struct pull_item *items = calloc(n ? n : 1, sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+        char label[32];
+        snprintf(label, sizeof label, "%zu images", n);
+        struct pool p = {.label = label, .progress = c->o.progress, .tty = isatty(STDERR_FILENO) == 1};
         _cleanup_free_ char *err = NULL;
+        size_t failed = 0;
+        int r = 0;
         pthread_mutex_init(&p.lock, NULL);
 
-        r = manifest_from_tree(m.root, m.media_type, &man, &err);
-        if (r < 0) {
-                r = fail(ret_error, r, "%s: manifest %s from %s: %s", op.name, m.digest, op.ep.url,
-                         err ? err : strerror(-r));
-                goto out;
+        /* Every manifest first (small requests, one image after another),
+         * so that the blobs of all images share one pool. */
+        for (size_t i = 0; i < n; i++) {
+                struct pull_item *it = &items[i];
+                failed = i;
+                r = op_start(c, &refs[i], target, &it->op, &it->name, &it->img.manifest, &it->m, ret_error);
+                if (r < 0)
+                        goto out;
+                it->started = true;
+                r = manifest_from_tree(it->m.root, it->m.media_type, &it->man, &err);
+                if (r < 0) {
+                        r = fail(ret_error, r, "%s: manifest %s from %s: %s", it->op.name, it->m.digest,
+                                 it->op.ep.url, err ? err : strerror(-r));
+                        goto out;
+                }
+                if (!it->img.manifest.index_digest[0]) {
+                        r = check_config_platform(&it->op, &it->man.config, target, ret_error);
+                        if (r < 0)
+                                goto out;
+                        if (r > 0) {
+                                it->img.blobs_downloaded++;
+                                it->img.bytes_downloaded += it->man.config.size;
+                        }
+                }
         }
 
-        /* The blobs not in the store yet, each once (a layer may repeat). */
-        jobs = calloc(man.n_layers + 1, sizeof(*jobs));
-        if (!jobs) {
-                r = -ENOMEM;
+        r = plan_jobs(c, items, n, &p);
+        if (r < 0)
                 goto out;
-        }
-        for (size_t i = 0; i <= man.n_layers; i++) {
-                const struct registry_descriptor *d = i == 0 ? &man.config : &man.layers[i - 1];
-                if (cas_has(c->cas_dir, d->digest + 7))
-                        continue;
-                bool dup = false;
-                for (size_t j = 0; j < p.n_jobs && !dup; j++)
-                        dup = streq(jobs[j].desc->digest, d->digest);
-                if (dup)
-                        continue;
-                struct blob_job *job = &jobs[p.n_jobs++];
-                job->desc = d;
-                if (i == 0)
-                        snprintf(job->what_buf, sizeof job->what_buf, "config");
-                else
-                        snprintf(job->what_buf, sizeof job->what_buf, "layer %zu", i);
-                job->what = job->what_buf;
-                p.bytes_total += d->size;
-        }
-        p.jobs = jobs;
+        if (n == 1)
+                p.label = items[0].op.name;
         if (p.n_jobs > 0) {
                 progress_line(&p, false);
                 r = run_pool(&p, c->o.parallel);
                 if (r < 0) {
                         if (p.tty && p.progress)
                                 fputc('\n', stderr);
+                        failed = p.error_image;
                         r = fail(ret_error, r, "%s", p.error_text ? p.error_text : strerror(-r));
                         goto out;
                 }
@@ -1870,21 +1961,30 @@ int registry_pull(struct registry_client *c, const struct imageref *ref,
                         progress_line(&p, true);
         }
 
-        img.config = man.config;
-        img.layers = TAKE_PTR(man.layers);
-        img.n_layers = man.n_layers;
-        img.blobs_downloaded = p.downloaded;
-        img.bytes_downloaded = p.bytes_downloaded;
-        *ret = img;
-        img = (struct registry_image){};
+        for (size_t i = 0; i < n; i++) {
+                struct registry_image *img = &items[i].img;
+                img->config = items[i].man.config;
+                img->layers = TAKE_PTR(items[i].man.layers);
+                img->n_layers = items[i].man.n_layers;
+                ret[i] = *img;
+                *img = (struct registry_image){};
+        }
         r = 0;
 out:
-        registry_image_done(&img);
-        registry_manifest_done(&man);
-        fetched_done(&m);
-        free(jobs);
+        if (r < 0 && ret_failed)
+                *ret_failed = failed;
+        for (size_t i = 0; i < n; i++)
+                pull_item_done(&items[i]);
+        free(items);
+        free(p.jobs);
         free(p.error_text);
         pthread_mutex_destroy(&p.lock);
-        registry_endpoint_done(&op.ep);
         return r;
+}
+
+int registry_pull(struct registry_client *c, const struct imageref *ref,
+                  const struct platform_target *target, struct registry_image *ret, char **ret_error) {
+        if (!ref || !ret)
+                return -EINVAL;
+        return registry_pull_many(c, ref, 1, target, ret, NULL, ret_error);
 }

@@ -247,3 +247,13 @@ struct registry_image {
 int registry_pull(struct registry_client *c, const struct imageref *ref,
                   const struct platform_target *target, struct registry_image *ret, char **ret_error);
 void registry_image_done(struct registry_image *img);
+
+/* registry_pull() of n images at once: every manifest is resolved first
+ * (one image after another), then the blobs all of them lack go through one
+ * pool of `parallel` downloads, each blob once even when several images
+ * share it (counted in blobs_downloaded of the first image that has it).
+ * ret has n entries, filled only on success. On failure *ret_failed (may be
+ * NULL) is the index of the image the error is about. */
+int registry_pull_many(struct registry_client *c, const struct imageref *refs, size_t n,
+                       const struct platform_target *target, struct registry_image *ret, size_t *ret_failed,
+                       char **ret_error);

@@ -153,6 +153,7 @@ struct xfer {
         int fd;
         struct sha256 *hash;
         uint64_t offset; /* bytes in the partial file, all of them hashed */
+        uint64_t synced; /* writeback started up to here (writeback_hint) */
         uint64_t start;  /* offset this attempt asked for */
         uint64_t max;    /* size cap */
         uint64_t expected_size;
@@ -253,6 +254,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
                 return 0;
         }
         x->offset += n;
+        writeback_hint(x->fd, x->offset, &x->synced);
         return n;
 }
 

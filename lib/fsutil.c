@@ -27,6 +27,13 @@ int fsync_parent_dir(const char *path) {
         return 0;
 }
 
+void writeback_hint(int fd, uint64_t written, uint64_t *mark) {
+        if (written < *mark || written - *mark < FSUTIL_WRITEBACK_CHUNK)
+                return;
+        (void) sync_file_range(fd, (off_t) *mark, (off_t) (written - *mark), SYNC_FILE_RANGE_WRITE);
+        *mark = written;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
         size_t len = strlen(path);
         _cleanup_free_ char *tmp = malloc(len + 16);

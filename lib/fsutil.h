@@ -38,6 +38,15 @@ int rm_rf(const char *path);
 /* fsync the directory holding `path`. */
 int fsync_parent_dir(const char *path);
 
+/* For a file written front to back and fsynced at the end: once `written`
+ * is FSUTIL_WRITEBACK_CHUNK bytes past *mark, start the writeback of
+ * [*mark, written) (sync_file_range SYNC_FILE_RANGE_WRITE, which does not
+ * wait for it) and move *mark. The disk then works while the rest is being
+ * written, and the final fsync has little left to wait for. Errors are left
+ * to that fsync. */
+#define FSUTIL_WRITEBACK_CHUNK (8u << 20)
+void writeback_hint(int fd, uint64_t written, uint64_t *mark);
+
 /* Finish a stream from open_memstream(&buf, &size): fclose it (*f becomes
  * NULL), check for errors, and hand the buffer out through *ret (and the size
  * through *ret_size when not NULL); *buf becomes NULL. Returns 0, or -ENOMEM

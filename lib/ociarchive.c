@@ -549,8 +549,9 @@ static int write_dir(struct archive *a, const char *name, int64_t mtime, char **
 }
 
 /* Stream one blob from the store into the archive, checking size and digest. */
-static int write_blob(struct archive *a, const char *cas_dir, const struct wblob *b, int64_t mtime,
-                      char **err) {
+/* `fd` is the archive's file, *synced how far its writeback was started. */
+static int write_blob(struct archive *a, int fd_out, uint64_t *synced, const char *cas_dir,
+                      const struct wblob *b, int64_t mtime, char **err) {
         _cleanup_free_ char *path = store_path(cas_dir, b->hex);
         _cleanup_free_ char *name = strdupf("blobs/sha256/%s", b->hex);
         if (!path || !name)
@@ -608,6 +609,9 @@ static int write_blob(struct archive *a, const char *cas_dir, const struct wblob
                 r = write_data(a, buf, (size_t) n, name, err);
                 if (r < 0)
                         return r;
+                off_t pos = lseek(fd_out, 0, SEEK_CUR);
+                if (pos > 0)
+                        writeback_hint(fd_out, (uint64_t) pos, synced);
         }
         if (done != b->size)
                 return set_error(err, -EBADMSG, "image %s: %s sha256:%s shrank while being read (%s)",
@@ -646,8 +650,9 @@ static int write_archive(int fd, const struct wplan *p, int64_t mtime, char **er
                 r = write_dir(a, "blobs/", mtime, err);
         if (r >= 0)
                 r = write_dir(a, "blobs/sha256/", mtime, err);
+        uint64_t synced = 0;
         for (size_t i = 0; i < p->n_blobs && r >= 0; i++)
-                r = write_blob(a, p->cas_dir, &p->blobs[i], mtime, err);
+                r = write_blob(a, fd, &synced, p->cas_dir, &p->blobs[i], mtime, err);
         if (r < 0)
                 return r;
         if (archive_write_close(a) != ARCHIVE_OK)

@@ -656,6 +656,41 @@ static void test_concurrent(void **state) {
         assert_int_equal(files, 1);
 }
 
+/* writeback_hint(): writeback is started once a chunk has been written past
+ * the mark, and the mark follows; what was written is untouched. */
+static void test_writeback_hint(void **state) {
+        (void) state;
+        char path[] = "/tmp/test-writeback-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        static char chunk[1 << 20];
+        memset(chunk, 'x', sizeof chunk);
+        uint64_t mark = 0, written = 0;
+        for (int i = 0; i < 20; i++) {
+                assert_int_equal(write(fd, chunk, sizeof chunk), (ssize_t) sizeof chunk);
+                written += sizeof chunk;
+                writeback_hint(fd, written, &mark);
+                /* 8 MiB steps: at 8 and 16 MiB */
+                assert_int_equal(mark, written < 8u << 20 ? 0 : written < 16u << 20 ? 8u << 20 : 16u << 20);
+        }
+        writeback_hint(fd, 4u << 20, &mark); /* behind the mark: nothing */
+        assert_int_equal(mark, 16u << 20);
+        assert_int_equal(fsync(fd), 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, 20 << 20);
+        /* Not a file: the mark still moves, the error is the fsync's. */
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        uint64_t pmark = 0;
+        writeback_hint(pipefd[1], 9u << 20, &pmark);
+        assert_int_equal(pmark, 9u << 20);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(fd);
+        unlink(path);
+}
+
 static void test_retry_delay(void **state) {
         (void) state;
         struct download_opts o = {.retry_delay_ms = 100};
@@ -690,6 +725,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_import_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
                 cmocka_unit_test(test_retry_delay),
+                cmocka_unit_test(test_writeback_hint),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,10 +35,13 @@ static struct lock *sample(void) {
         struct lock_arch a = {.arch = strdup("amd64"), .kubernetes_version = strdup("v1.31.1")};
         assert_int_equal(lock_arch_add_file(&a, "kubeadm", HEX_A), 0);
         assert_int_equal(lock_arch_add_file(&a, "cni-plugins-linux-amd64-v1.5.1.tgz", HEX_B), 0);
-        assert_int_equal(lock_arch_add_image(&a, "registry.k8s.io/pause:3.10", "sha256:" HEX_C, MT_OCI, 527),
+        /* pause: selected from a multi-arch index; nginx: a single-arch tag. */
+        assert_int_equal(lock_arch_add_image(&a, "registry.k8s.io/pause:3.10", "sha256:" HEX_C, MT_OCI, 527,
+                                             "sha256:" HEX_B),
                          0);
         assert_int_equal(lock_arch_add_image(&a, "docker.io/library/nginx:1.27", "sha256:" HEX_A,
-                                             "application/vnd.docker.distribution.manifest.v2+json", 1),
+                                             "application/vnd.docker.distribution.manifest.v2+json", 1,
+                                             NULL),
                          0);
         assert_int_equal(lock_set_arch(l, &a), 0);
         assert_null(a.arch);
@@ -57,6 +60,8 @@ static void test_round_trip(void **state) {
         assert_non_null(strstr(text, "lock-version: 1\n"));
         assert_non_null(strstr(text, "sha256: " HEX_A));
         assert_non_null(strstr(text, "digest: sha256:" HEX_C));
+        assert_non_null(strstr(text, "size: 527\n      index-digest: sha256:" HEX_B "\n"));
+        assert_null(strstr(text, "index-digest: sha256:" HEX_A)); /* none for nginx */
 
         _cleanup_lock_ struct lock *p = NULL;
         int r = lock_parse("x.lock", text, size, &p, &err);
@@ -78,7 +83,9 @@ static void test_round_trip(void **state) {
         assert_string_equal(li->digest, "sha256:" HEX_A);
         assert_string_equal(li->media_type, "application/vnd.docker.distribution.manifest.v2+json");
         assert_int_equal(li->size, 1);
+        assert_string_equal(li->index_digest, "");
         assert_int_equal(a->images[0].size, 527);
+        assert_string_equal(a->images[0].index_digest, "sha256:" HEX_B);
         const struct lock_arch *b = lock_find_arch(p, "arm64");
         assert_non_null(b);
         assert_null(b->kubernetes_version);
@@ -107,8 +114,10 @@ static void test_set_arch_replaces_one(void **state) {
         /* Appenders refuse malformed digests. */
         struct lock_arch c = {0};
         assert_int_equal(lock_arch_add_file(&c, "kubeadm", "ABC"), -EINVAL);
-        assert_int_equal(lock_arch_add_image(&c, "nginx", "sha256:" HEX_A "0", MT_OCI, 1), -EINVAL);
-        assert_int_equal(lock_arch_add_image(&c, "nginx", "md5:" HEX_A, MT_OCI, 1), -EINVAL);
+        assert_int_equal(lock_arch_add_image(&c, "nginx", "sha256:" HEX_A "0", MT_OCI, 1, NULL), -EINVAL);
+        assert_int_equal(lock_arch_add_image(&c, "nginx", "md5:" HEX_A, MT_OCI, 1, NULL), -EINVAL);
+        assert_int_equal(lock_arch_add_image(&c, "nginx", "sha256:" HEX_A, MT_OCI, 1, "sha256:" HEX_B "0"),
+                         -EINVAL);
         assert_int_equal(c.n_files + c.n_images, 0);
         lock_arch_done(&c);
 }
@@ -172,6 +181,13 @@ static void test_parse_errors(void **state) {
         expect_error(HEAD "    images:\n      - ref: nginx\n        digest: sha256:" HEX_A "\n"
                           "        media-type: " MT_OCI "\n        size: -1\n",
                      "x.lock:8:15: nginx: size must be a number of bytes");
+        expect_error(HEAD "    images:\n      - ref: nginx\n        digest: sha256:" HEX_A "\n"
+                          "        media-type: " MT_OCI "\n        size: 1\n        index-digest: " HEX_B
+                          "\n",
+                     "x.lock:9:23: nginx: index-digest must be sha256:");
+        expect_error(HEAD "    images:\n      - ref: nginx\n        digest: sha256:" HEX_A "\n"
+                          "        media-type: " MT_OCI "\n        size: 1\n        index-digest: \"\"\n",
+                     "x.lock:9:23: an image.index-digest: expected a non-empty string");
         expect_error(HEAD "    images:\n      - ref: Nginx\n        digest: sha256:" HEX_A "\n"
                           "        media-type: " MT_OCI "\n        size: 1\n",
                      "x.lock:5:14: invalid image reference");
@@ -250,7 +266,7 @@ static void test_pin_images(void **state) {
         _cleanup_lock_ struct lock *l2 = lock_new(NULL);
         struct lock_arch s = {.arch = strdup("amd64")};
         assert_int_equal(lock_arch_add_image(&s, "registry.k8s.io/pause:3.10@sha256:" HEX_B, "sha256:" HEX_C,
-                                             MT_OCI, 3),
+                                             MT_OCI, 3, NULL),
                          0);
         assert_int_equal(lock_set_arch(l2, &s), 0);
         free(err);
@@ -280,13 +296,13 @@ static void test_check_offline(void **state) {
         assert_int_equal(lock_arch_add_file(&a, "kubelet", d_kubelet + 7), 0);
         assert_int_equal(lock_arch_add_file(&a, "kubectl", HEX_A), 0);
         assert_int_equal(lock_arch_add_image(&a, "example.com/one:v1", img1.manifest_digest, MT_OCI,
-                                             img1.manifest_size),
+                                             img1.manifest_size, NULL),
                          0);
         assert_int_equal(lock_arch_add_image(&a, "example.com/two:v1", img2.manifest_digest, MT_OCI,
-                                             img2.manifest_size),
+                                             img2.manifest_size, NULL),
                          0);
         assert_int_equal(lock_arch_add_image(&a, "example.com/three:v1", img3.manifest_digest, MT_OCI,
-                                             img3.manifest_size),
+                                             img3.manifest_size, NULL),
                          0);
         _cleanup_image_list_ struct image_list want = {0};
         assert_int_equal(image_list_add(&want, "example.com/one:v1", "kubeadm v1.31.1", NULL), 1);

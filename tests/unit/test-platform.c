@@ -288,12 +288,57 @@ static void test_malformed(void **state) {
         assert_int_equal(platform_select(other, NULL, &c, NULL), -EINVAL);
 }
 
+/* A single-arch image's config against the target (image-spec config.md). */
+static void test_check_config(void **state) {
+        (void) state;
+        static const struct platform_target armv7 = {"linux", "arm", "v7"};
+        static const struct {
+                const char *config;
+                const struct platform_target *target;
+                int r;
+                const char *text;
+        } cases[] = {
+                {"{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{}}", &amd64, 0, NULL},
+                /* normalised as containerd does; a config without a variant
+                 * matches on os and architecture */
+                {"{\"architecture\":\"x86_64\",\"os\":\"Linux\"}", &amd64, 0, NULL},
+                {"{\"architecture\":\"arm64\",\"os\":\"linux\"}", &arm64, 0, NULL},
+                {"{\"architecture\":\"aarch64\",\"os\":\"linux\",\"variant\":\"8\"}", &arm64, 0, NULL},
+                {"{\"architecture\":\"arm\",\"os\":\"linux\"}", &armv7, 0, NULL},
+                {"{\"architecture\":\"arm64\",\"os\":\"linux\"}", &amd64, -ENOEXEC,
+                 "the image is for linux/arm64 (its config says so), not linux/amd64"},
+                {"{\"architecture\":\"amd64\",\"os\":\"linux\"}", &arm64, -ENOEXEC,
+                 "the image is for linux/amd64 (its config says so), not linux/arm64/v8"},
+                {"{\"architecture\":\"amd64\",\"os\":\"windows\"}", &amd64, -ENOEXEC,
+                 "the image is for windows/amd64"},
+                {"{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v6\"}", &armv7, -ENOEXEC,
+                 "the image is for linux/arm/v6 (its config says so), not linux/arm/v7"},
+                {"{\"architecture\":\"amd64\",\"os\":\"linux\",\"variant\":\"v3\"}", &amd64, -ENOEXEC,
+                 "linux/amd64/v3"},
+                {"{\"os\":\"linux\"}", &amd64, -EBADMSG, "no \"os\" and \"architecture\""},
+                {"{\"architecture\":[\"amd64\"],\"os\":\"linux\"}", &amd64, -EBADMSG, "1:1:"},
+                {"{\"architecture\":\"\",\"os\":\"linux\"}", &amd64, -EBADMSG, "architecture"},
+                {"[1]", &amd64, -EBADMSG, "expected an image config"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_ynode_ struct ynode *n = parse(cases[i].config);
+                _cleanup_free_ char *error = NULL;
+                int r = platform_check_config(n, cases[i].target, &error);
+                if (r != cases[i].r)
+                        fail_msg("%s: expected %d, got %d (%s)", cases[i].config, cases[i].r, r,
+                                 error ? error : "");
+                if (cases[i].text && (!error || !strstr(error, cases[i].text)))
+                        fail_msg("%s: '%s' does not contain '%s'", cases[i].config, error ? error : "",
+                                 cases[i].text);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_oci_index),        cmocka_unit_test(test_docker_manifest_list),
                 cmocka_unit_test(test_arm64_no_variant), cmocka_unit_test(test_no_match),
                 cmocka_unit_test(test_from_arch),        cmocka_unit_test(test_variants),
-                cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_malformed),        cmocka_unit_test(test_check_config),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

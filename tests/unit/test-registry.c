@@ -1141,7 +1141,7 @@ static void test_fake_bearer(void **state) {
         registry_image_done(&img);
         /* The cache holds for the run: a second image from the same
          * repository asks no token. */
-        r = registry_pull(f.client, &f.ref, &arm64, &img, &err);
+        r = registry_pull(f.client, &f.ref, &amd64, &img, &err);
         if (r < 0)
                 fail_msg("%s", err);
         assert_int_equal(fake->n_token, 1);
@@ -1581,6 +1581,22 @@ static void test_real_pull_platforms(void **state) {
         assert_string_equal(img.manifest.platform, "");
         registry_image_done(&img);
 
+        /* The same single-arch tag for arm64: no index says what it is for,
+         * its config does; refused before any layer is downloaded. */
+        {
+                struct puller_fixture g;
+                fixture_init(&g, reg.port, "test:amd64-only", NULL);
+                _cleanup_free_ char *perr = NULL;
+                assert_int_equal(registry_pull(g.client, &g.ref, &arm64, &img, &perr), -ENOEXEC);
+                assert_non_null(strstr(perr, "docker.io/library/test:amd64-only"));
+                assert_non_null(strstr(perr, reg.config_amd64.digest));
+                assert_non_null(strstr(perr, "the image is for linux/amd64 (its config says so), not "
+                                             "linux/arm64/v8"));
+                /* the manifest and the config only: no layer */
+                assert_int_equal(count_files(g.cas), 2);
+                fixture_done(&g);
+        }
+
         /* No arm/v7 in the index: the platforms it has are named. */
         _cleanup_free_ char *err = NULL;
         const char *why = NULL;
@@ -1598,6 +1614,43 @@ static void test_real_pull_platforms(void **state) {
         assert_int_equal(r, -ENOENT);
         assert_non_null(strstr(err, "MANIFEST_UNKNOWN"));
         assert_non_null(strstr(err, f.endpoint));
+        fixture_done(&f);
+}
+
+/* Several images in one call: every blob once across them, and a failure
+ * names which image it is about. */
+static void test_real_pull_many(void **state) {
+        (void) state;
+        need_registry();
+        struct puller_fixture f;
+        fixture_init(&f, reg.port, "test:1.0", NULL);
+        struct imageref refs[2];
+        assert_int_equal(imageref_parse("test:1.0", &refs[0], NULL), 0);
+        assert_int_equal(imageref_parse("test:amd64-only", &refs[1], NULL), 0);
+        struct registry_image imgs[2] = {};
+        _cleanup_free_ char *err = NULL;
+        size_t failed = 99;
+        int r = registry_pull_many(f.client, refs, 2, &amd64, imgs, &failed, &err);
+        if (r < 0)
+                fail_msg("%s", err);
+        /* The same amd64 image twice: once through the index, once by its
+         * single-arch tag; config, shared layer and own layer downloaded
+         * once in all. */
+        expect_image(f.cas, &imgs[0], &reg.manifest_amd64, &reg.config_amd64, &reg.layer_amd64,
+                     reg.index.digest);
+        expect_image(f.cas, &imgs[1], &reg.manifest_amd64, &reg.config_amd64, &reg.layer_amd64, "");
+        assert_int_equal(imgs[0].blobs_downloaded + imgs[1].blobs_downloaded, 3);
+        assert_int_equal(imgs[0].bytes_downloaded + imgs[1].bytes_downloaded,
+                         reg.config_amd64.size + reg.shared.size + reg.layer_amd64.size);
+        assert_int_equal(failed, 99); /* untouched on success */
+        registry_image_done(&imgs[0]);
+        registry_image_done(&imgs[1]);
+
+        assert_int_equal(imageref_parse("test:2.0", &refs[1], NULL), 0);
+        r = registry_pull_many(f.client, refs, 2, &amd64, imgs, &failed, &err);
+        assert_int_equal(r, -ENOENT);
+        assert_int_equal(failed, 1);
+        assert_non_null(strstr(err, "docker.io/library/test:2.0"));
         fixture_done(&f);
 }
 
@@ -1736,6 +1789,7 @@ int main(void) {
         };
         const struct CMUnitTest real[] = {
                 cmocka_unit_test(test_real_pull_platforms),
+                cmocka_unit_test(test_real_pull_many),
                 cmocka_unit_test(test_real_pull_by_digest),
                 cmocka_unit_test(test_real_tls_mirror),
         };
