@@ -278,6 +278,11 @@ static const struct field mirrors_fields[] = {
          .offset = OFF(mirror_security),
          .check = is_url,
          .expected = EXP_URL " (or null for none)"},
+        {.key = "ports",
+         .type = F_STRING,
+         .offset = OFF(mirror_ports),
+         .check = is_url,
+         .expected = EXP_URL " (or null for none)"},
         {},
 };
 
@@ -458,7 +463,7 @@ static const struct field profile_fields[] = {
          .type = F_MAP,
          .required = true,
          .children = mirrors_fields,
-         .expected = "a mapping with main, updates, security"},
+         .expected = "a mapping with main, updates, security, ports"},
         {.key = "keyring",
          .type = F_MAP,
          .required = true,
@@ -1044,6 +1049,7 @@ void profile_free(struct profile *p) {
         free(p->distro);
         free(p->suite);
         free(p->mirror_main);
+        free(p->mirror_ports);
         free(p->mirror_updates);
         free(p->mirror_security);
         free(p->keyring);

@@ -47,6 +47,8 @@ struct profile {
         char *mirror_main;     /* required */
         char *mirror_updates;  /* NULL: no <suite>-updates source */
         char *mirror_security; /* NULL: no <suite>-security source */
+        char *mirror_ports;    /* Ubuntu's ports archive: every source for an architecture other than
+                                * amd64 (NULL: the mirrors above carry every architecture) */
         char *keyring;         /* path of the archive keyring on the build host */
         char *keyring_package; /* host package that provides it (for the error message) */
         char **components;     /* default: main */

@@ -77,18 +77,22 @@ int rootfs_packages(const struct profile *p, const struct arch_info *a, char ***
         return 0;
 }
 
-int rootfs_sources(const struct profile *p, char ***ret) {
+int rootfs_sources(const struct profile *p, const struct arch_info *a, char ***ret) {
         _cleanup_strv_free_ char **v = NULL;
         _cleanup_free_ char *comps = strv_join(p->components, " ");
         if (!comps)
                 return -ENOMEM;
-        if (strv_pushf(&v, "deb %s %s %s", p->mirror_main, p->suite, comps) < 0)
+        /* Ubuntu serves amd64 from archive/security.ubuntu.com and every
+         * other architecture, -security included, from its ports archive. */
+        bool ports = p->mirror_ports && !streq(a->debian, "amd64");
+        const char *main_url = ports ? p->mirror_ports : p->mirror_main;
+        const char *updates = ports && p->mirror_updates ? p->mirror_ports : p->mirror_updates;
+        const char *security = ports && p->mirror_security ? p->mirror_ports : p->mirror_security;
+        if (strv_pushf(&v, "deb %s %s %s", main_url, p->suite, comps) < 0)
                 return -ENOMEM;
-        if (p->mirror_updates &&
-            strv_pushf(&v, "deb %s %s-updates %s", p->mirror_updates, p->suite, comps) < 0)
+        if (updates && strv_pushf(&v, "deb %s %s-updates %s", updates, p->suite, comps) < 0)
                 return -ENOMEM;
-        if (p->mirror_security &&
-            strv_pushf(&v, "deb %s %s-security %s", p->mirror_security, p->suite, comps) < 0)
+        if (security && strv_pushf(&v, "deb %s %s-security %s", security, p->suite, comps) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(v);
         return 0;
@@ -119,7 +123,7 @@ struct mmdebstrap_spec {
 static int mmdebstrap_argv(const struct profile *p, const struct arch_info *a,
                            const struct mmdebstrap_spec *s, const char *output, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL, **sources = NULL;
-        int r = rootfs_sources(p, &sources);
+        int r = rootfs_sources(p, a, &sources);
         if (r < 0)
                 return r;
         _cleanup_free_ char *include = strv_join((char **) s->packages, ",");

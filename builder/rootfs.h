@@ -20,8 +20,9 @@ char *rootfs_kernel_package(const struct profile *p, const struct arch_info *a);
 /* Full package list: base set, kernel, profile's packages (deduplicated, in
  * that order). */
 int rootfs_packages(const struct profile *p, const struct arch_info *a, char ***ret);
-/* APT source lines for the main, -updates and -security suites. */
-int rootfs_sources(const struct profile *p, char ***ret);
+/* APT source lines for the main, -updates and -security suites (all from
+ * mirrors.ports when the profile has one and `a` is not amd64). */
+int rootfs_sources(const struct profile *p, const struct arch_info *a, char ***ret);
 /* Contents of /etc/initramfs-tools/modules for the profile. */
 char *rootfs_initramfs_modules(const struct profile *p);
 /* The mmdebstrap command line. `hookdir` holds the files the setup hook copies

@@ -144,7 +144,7 @@ static void test_sources(void **state) {
         (void) state;
         struct profile p = make_profile();
         _cleanup_strv_free_ char **v = NULL;
-        assert_int_equal(rootfs_sources(&p, &v), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &v), 0);
         assert_int_equal(strv_length(v), 3);
         assert_string_equal(v[0], "deb http://deb.debian.org/debian bookworm main contrib");
         assert_string_equal(v[1], "deb http://deb.debian.org/debian bookworm-updates main contrib");
@@ -154,14 +154,14 @@ static void test_sources(void **state) {
         /* Absent mirrors are omitted. */
         p.mirror_security = NULL;
         _cleanup_strv_free_ char **w = NULL;
-        assert_int_equal(rootfs_sources(&p, &w), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &w), 0);
         assert_int_equal(strv_length(w), 2);
         assert_string_equal(w[1], "deb http://deb.debian.org/debian bookworm-updates main contrib");
 
         p.mirror_security = "http://sec.example/";
         p.mirror_updates = NULL;
         _cleanup_strv_free_ char **x = NULL;
-        assert_int_equal(rootfs_sources(&p, &x), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &x), 0);
         assert_int_equal(strv_length(x), 2);
         assert_string_equal(x[0], "deb http://deb.debian.org/debian bookworm main contrib");
         assert_string_equal(x[1], "deb http://sec.example/ bookworm-security main contrib");
@@ -170,9 +170,35 @@ static void test_sources(void **state) {
         static char *only_main[] = {"main", NULL};
         p.components = only_main;
         _cleanup_strv_free_ char **y = NULL;
-        assert_int_equal(rootfs_sources(&p, &y), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &y), 0);
         assert_int_equal(strv_length(y), 1);
         assert_string_equal(y[0], "deb http://deb.debian.org/debian bookworm main");
+}
+
+/* Ubuntu: amd64 from the main mirrors, every other architecture (its
+ * -updates and -security included) from the ports archive. */
+static void test_sources_ports(void **state) {
+        (void) state;
+        struct profile p = make_profile();
+        p.suite = "noble";
+        p.mirror_main = p.mirror_updates = "http://archive.ubuntu.com/ubuntu";
+        p.mirror_security = "http://security.ubuntu.com/ubuntu";
+        p.mirror_ports = "http://ports.ubuntu.com/ubuntu-ports";
+        static char *comps[] = {"main", NULL};
+        p.components = comps;
+        _cleanup_strv_free_ char **amd = NULL, **arm = NULL, **arm_no_sec = NULL;
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &amd), 0);
+        assert_string_equal(amd[0], "deb http://archive.ubuntu.com/ubuntu noble main");
+        assert_string_equal(amd[2], "deb http://security.ubuntu.com/ubuntu noble-security main");
+        assert_int_equal(rootfs_sources(&p, arch_lookup("arm64"), &arm), 0);
+        assert_int_equal(strv_length(arm), 3);
+        assert_string_equal(arm[0], "deb http://ports.ubuntu.com/ubuntu-ports noble main");
+        assert_string_equal(arm[1], "deb http://ports.ubuntu.com/ubuntu-ports noble-updates main");
+        assert_string_equal(arm[2], "deb http://ports.ubuntu.com/ubuntu-ports noble-security main");
+        /* No security source asked for: none from the ports either. */
+        p.mirror_security = NULL;
+        assert_int_equal(rootfs_sources(&p, arch_lookup("arm64"), &arm_no_sec), 0);
+        assert_int_equal(strv_length(arm_no_sec), 2);
 }
 
 static void test_initramfs_modules(void **state) {
@@ -224,7 +250,7 @@ static void test_mmdebstrap_argv(void **state) {
                         fail_msg("positional argument %s before the suite", argv[i]);
         assert_string_equal(argv[suite + 1], "/cache/out.tar.partial");
         _cleanup_strv_free_ char **sources = NULL;
-        assert_int_equal(rootfs_sources(&p, &sources), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &sources), 0);
         for (size_t i = 0; sources[i]; i++)
                 assert_string_equal(argv[suite + 2 + (ssize_t) i], sources[i]);
         assert_int_equal((size_t) suite + 2 + strv_length(sources), n);
@@ -350,7 +376,7 @@ static void test_sysroot_argv(void **state) {
         assert_true(suite > 0);
         assert_string_equal(argv[suite + 1], "/cache/sysroot/x.partial");
         _cleanup_strv_free_ char **sources = NULL;
-        assert_int_equal(rootfs_sources(&p, &sources), 0);
+        assert_int_equal(rootfs_sources(&p, arch_lookup("amd64"), &sources), 0);
         for (size_t i = 0; sources[i]; i++)
                 assert_string_equal(argv[suite + 2 + (ssize_t) i], sources[i]);
         assert_int_equal((size_t) suite + 2 + strv_length(sources), strv_length(argv));
@@ -472,7 +498,8 @@ static void test_sysroot_stage(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kernel_package),  cmocka_unit_test(test_packages),
-                cmocka_unit_test(test_sources),         cmocka_unit_test(test_initramfs_modules),
+                cmocka_unit_test(test_sources),
+                cmocka_unit_test(test_sources_ports),         cmocka_unit_test(test_initramfs_modules),
                 cmocka_unit_test(test_mmdebstrap_argv), cmocka_unit_test(test_key_identical),
                 cmocka_unit_test(test_key_changes),     cmocka_unit_test(test_sysroot_argv),
                 cmocka_unit_test(test_sysroot_key),     cmocka_unit_test(test_relative_link),
