@@ -497,13 +497,12 @@ static void test_sysroot_stage(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_kernel_package),  cmocka_unit_test(test_packages),
-                cmocka_unit_test(test_sources),
-                cmocka_unit_test(test_sources_ports),         cmocka_unit_test(test_initramfs_modules),
-                cmocka_unit_test(test_mmdebstrap_argv), cmocka_unit_test(test_key_identical),
-                cmocka_unit_test(test_key_changes),     cmocka_unit_test(test_sysroot_argv),
-                cmocka_unit_test(test_sysroot_key),     cmocka_unit_test(test_relative_link),
-                cmocka_unit_test(test_sysroot_stage),
+                cmocka_unit_test(test_kernel_package),    cmocka_unit_test(test_packages),
+                cmocka_unit_test(test_sources),           cmocka_unit_test(test_sources_ports),
+                cmocka_unit_test(test_initramfs_modules), cmocka_unit_test(test_mmdebstrap_argv),
+                cmocka_unit_test(test_key_identical),     cmocka_unit_test(test_key_changes),
+                cmocka_unit_test(test_sysroot_argv),      cmocka_unit_test(test_sysroot_key),
+                cmocka_unit_test(test_relative_link),     cmocka_unit_test(test_sysroot_stage),
         };
         return cmocka_run_group_tests_name("rootfs", tests, NULL, NULL);
 }
