@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "kubeadm.h"
+#include "netconfig.h"
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
@@ -673,6 +674,7 @@ static const struct {
         step_fn fn;
 } steps[] = {
         {STEP_METADATA, step_metadata},
+        {STEP_NETWORK, step_network}, /* netconfig.c */
         {STEP_REPORT, step_report},
         {STEP_HOSTNAME, step_hostname},
         {STEP_IMAGES, step_images},

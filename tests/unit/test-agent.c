@@ -787,7 +787,10 @@ static void test_resume_kubeadm_init(void **state) {
 
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
         _cleanup_state_ struct state *after = load_state(e);
-        assert_int_equal(step_of(after, STEP_HOSTNAME)->start, 1002);
+        size_t hostname_at = 0;
+        while (!streq(plan[hostname_at], STEP_HOSTNAME))
+                hostname_at++;
+        assert_int_equal(step_of(after, STEP_HOSTNAME)->start, 1000 + hostname_at);
         assert_string_equal(step_of(after, STEP_HOSTNAME)->detail, "earlier");
         assert_int_equal(step_of(after, STEP_KUBEADM_INIT)->start, NOW);
         assert_true(exists_rel(e, AGENT_DONE_PATH));
