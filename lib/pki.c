@@ -297,9 +297,20 @@ static int read_pair(const struct pki_pair *pair, X509 **ret_cert, EVP_PKEY **re
         return 0;
 }
 
-int pki_client_cert_new(const struct pki_pair *ca, const char *common_name, const char *organization,
-                        const struct pki_random *rnd, long long now, struct pki_pair *ret,
-                        char **ret_error) {
+/* "IP:a,IP:b,DNS:c": subjectAltName's configuration syntax. */
+static int append_sans(char **sans, const char *type, char *const *items) {
+        for (char *const *i = items; i && *i; i++) {
+                char *t = strdupf("%s%s%s:%s", *sans ? *sans : "", *sans ? "," : "", type, *i);
+                if (!t)
+                        return -ENOMEM;
+                free(*sans);
+                *sans = t;
+        }
+        return 0;
+}
+
+int pki_leaf_cert_new(const struct pki_pair *ca, const struct pki_leaf *leaf, const struct pki_random *rnd,
+                      long long now, struct pki_pair *ret, char **ret_error) {
         rnd = rnd_or_real(rnd);
         _cleanup_x509_ X509 *ca_cert = NULL;
         _cleanup_pkey_ EVP_PKEY *ca_key = NULL;
@@ -309,6 +320,10 @@ int pki_client_cert_new(const struct pki_pair *ca, const char *common_name, cons
         if (r < 0)
                 return replace_error(ret_error, r,
                                      "the CA certificate and key do not parse or do not match");
+        _cleanup_free_ char *sans = NULL;
+        if ((r = append_sans(&sans, "IP", leaf->ip_sans)) < 0 ||
+            (r = append_sans(&sans, "DNS", leaf->dns_sans)) < 0)
+                return r;
 
         _cleanup_pkey_ EVP_PKEY *key = NULL;
         r = new_rsa_key(&key);
@@ -322,17 +337,26 @@ int pki_client_cert_new(const struct pki_pair *ca, const char *common_name, cons
         struct tm tm;
         if (ASN1_TIME_to_tm(X509_get0_notBefore(ca_cert), &tm) == 1)
                 nb = timegm(&tm);
-        r = cert_base(x, rnd, key, X509_get_subject_name(ca_cert), organization, common_name,
+        r = cert_base(x, rnd, key, X509_get_subject_name(ca_cert), leaf->organization, leaf->common_name,
                       nb > 0 ? (long long) nb : now - PKI_BACKDATE_SEC,
                       now + (long long) PKI_CLIENT_DAYS * 86400);
         if (r < 0)
-                return fail_openssl(r, ret_error, "cannot fill in the client certificate");
-        static const struct ext exts[] = {
+                return fail_openssl(r, ret_error, "cannot fill in the certificate");
+        const struct ext exts[] = {
                 {NID_basic_constraints, "critical,CA:FALSE"},
                 {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
-                {NID_ext_key_usage, "clientAuth"},
+                {NID_ext_key_usage, leaf->server ? "serverAuth" : "clientAuth"},
                 {NID_authority_key_identifier, "keyid:always"},
+                {NID_subject_alt_name, sans},
         };
-        return finish_cert(x, ca_cert, key, ca_key, exts, ELEMENTSOF(exts), "the client certificate", ret,
+        return finish_cert(x, ca_cert, key, ca_key, exts, sans ? ELEMENTSOF(exts) : ELEMENTSOF(exts) - 1,
+                           leaf->server ? "the server certificate" : "the client certificate", ret,
                            ret_error);
+}
+
+int pki_client_cert_new(const struct pki_pair *ca, const char *common_name, const char *organization,
+                        const struct pki_random *rnd, long long now, struct pki_pair *ret,
+                        char **ret_error) {
+        struct pki_leaf leaf = {.common_name = common_name, .organization = organization};
+        return pki_leaf_cert_new(ca, &leaf, rnd, now, ret, ret_error);
 }

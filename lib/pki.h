@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A cluster's identity, made before any machine boots (`kubeseed plan`):
@@ -55,6 +56,19 @@ int pki_ca_new(const struct pki_random *rnd, long long now, struct pki_pair *ret
  * the CA's key identifier. -EBADMSG when `ca` does not parse. */
 int pki_client_cert_new(const struct pki_pair *ca, const char *common_name, const char *organization,
                         const struct pki_random *rnd, long long now, struct pki_pair *ret, char **ret_error);
+
+/* A certificate signed by `ca` in general: the same as above, with
+ * extendedKeyUsage serverAuth when `server` (kubeadm's apiserver.crt), and
+ * the given subject alternative names. */
+struct pki_leaf {
+        const char *common_name;
+        const char *organization; /* NULL: none */
+        bool server;
+        char *const *ip_sans;  /* NULL-terminated, may be NULL */
+        char *const *dns_sans; /* likewise */
+};
+int pki_leaf_cert_new(const struct pki_pair *ca, const struct pki_leaf *leaf, const struct pki_random *rnd,
+                      long long now, struct pki_pair *ret, char **ret_error);
 
 /* Base64 (one line, no newline) of `size` bytes; NULL out of memory. */
 char *pki_base64(const void *data, size_t size);

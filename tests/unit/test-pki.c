@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "nodeconfig.h"
 #include "pki.h"
+#include "strv.h"
 
 #include "testutil.h"
 
@@ -298,6 +299,32 @@ static void test_admin_cert(void **unused) {
         X509_free(ax);
 }
 
+static void test_server_cert(void **unused) {
+        (void) unused;
+        _cleanup_(pki_pair_done) struct pki_pair srv = {};
+        char *ips[] = {"10.0.0.10", "fd00::10", NULL}, *dns[] = {"kubernetes", NULL};
+        struct pki_leaf leaf = {
+                .common_name = "kube-apiserver", .server = true, .ip_sans = ips, .dns_sans = dns};
+        assert_int_equal(pki_leaf_cert_new(&ca, &leaf, NULL, NOW, &srv, NULL), 0);
+        X509 *x = read_cert(srv.cert_pem);
+        assert_int_equal(verify_chain(ca_x, x, NOW + 60, X509_PURPOSE_SSL_SERVER), 0);
+        assert_int_not_equal(verify_chain(ca_x, x, NOW + 60, X509_PURPOSE_SSL_CLIENT), 0);
+        assert_int_equal(X509_get_extended_key_usage(x), XKU_SSL_SERVER);
+        /* The SANs a TLS client checks. */
+        assert_int_equal(X509_check_ip_asc(x, "10.0.0.10", 0), 1);
+        assert_int_equal(X509_check_ip_asc(x, "fd00::10", 0), 1);
+        assert_int_equal(X509_check_ip_asc(x, "10.0.0.11", 0), 0);
+        assert_int_equal(X509_check_host(x, "kubernetes", 0, 0, NULL), 1);
+        assert_int_equal(X509_check_host(x, "example.com", 0, 0, NULL), 0);
+        /* The agent's pinning accepts it with the CA's hash. */
+        char hash[CERT_HASH_STRING_MAX];
+        assert_int_equal(cert_spki_hash_pem(ca.cert_pem, strlen(ca.cert_pem), hash, NULL), 0);
+        char *pins[] = {hash, NULL};
+        _cleanup_free_ char *chain = strdupf("%s%s", srv.cert_pem, ca.cert_pem);
+        assert_int_equal(cert_chain_check_pins_pem(chain, strlen(chain), pins, NULL, 0, NULL), 0);
+        X509_free(x);
+}
+
 static void test_admin_bad_ca(void **unused) {
         (void) unused;
         _cleanup_(pki_pair_done) struct pki_pair other = {};
@@ -326,10 +353,15 @@ static void test_base64(void **unused) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_token_from_source),     cmocka_unit_test(test_token_real_source),
-                cmocka_unit_test(test_certificate_key),       cmocka_unit_test(test_ca),
-                cmocka_unit_test(test_ca_serial_from_source), cmocka_unit_test(test_admin_cert),
-                cmocka_unit_test(test_admin_bad_ca),          cmocka_unit_test(test_base64),
+                cmocka_unit_test(test_token_from_source),
+                cmocka_unit_test(test_token_real_source),
+                cmocka_unit_test(test_certificate_key),
+                cmocka_unit_test(test_ca),
+                cmocka_unit_test(test_ca_serial_from_source),
+                cmocka_unit_test(test_admin_cert),
+                cmocka_unit_test(test_server_cert),
+                cmocka_unit_test(test_admin_bad_ca),
+                cmocka_unit_test(test_base64),
         };
         return cmocka_run_group_tests_name("pki", tests, group_setup, group_teardown);
 }
