@@ -433,26 +433,20 @@ static bool try_run(char *const argv[], unsigned timeout_sec) {
         return r >= 0;
 }
 
-int step_network(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
-        const char *root = c->o->root;
-        if (!c->md.network_config) {
-                *ret_detail =
-                        strdup("no network-config: the image's default (DHCP on every wired interface)");
-                return *ret_detail ? 0 : -ENOMEM;
-        }
-        _cleanup_free_ char *cloud_init = path_join_root(root, "/usr/bin/cloud-init");
-        if (!cloud_init)
-                return -ENOMEM;
-        if (access(cloud_init, F_OK) == 0) {
-                *ret_detail = strdup("network-config left to cloud-init (it is in the image)");
-                return *ret_detail ? 0 : -ENOMEM;
-        }
+static bool has_cloud_init(const char *root) {
+        _cleanup_free_ char *p = path_join_root(root, "/usr/bin/cloud-init");
+        return p && access(p, F_OK) == 0;
+}
 
+/* Renders network-config and writes the files below the root. Returns how
+ * many, or a negative errno with *ret_reason. */
+static int write_networkd(const char *root, const char *source, const char *data, size_t size,
+                          char **ret_reason) {
         _cleanup_(netconfig_done) struct netconfig n = {};
         _cleanup_free_ char *err = NULL;
-        int r = netconfig_render_networkd(c->md.network_config, c->md.network_config_size, &n, &err);
+        int r = netconfig_render_networkd(data, size, &n, &err);
         if (r < 0) {
-                *ret_reason = err ? strdupf("%s: %s", c->md.source, err) : strdup(strerror(-r));
+                *ret_reason = err ? strdupf("%s: %s", source, err) : strdup(strerror(-r));
                 return r;
         }
         for (size_t i = 0; i < n.n_files; i++) {
@@ -463,9 +457,27 @@ int step_network(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
                 }
                 log_info("Wrote %s", n.files[i].path);
         }
+        return (int) n.n_files;
+}
+
+int step_network(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
+        const char *root = c->o->root;
+        if (!c->md.network_config) {
+                *ret_detail =
+                        strdup("no network-config: the image's default (DHCP on every wired interface)");
+                return *ret_detail ? 0 : -ENOMEM;
+        }
+        if (has_cloud_init(root)) {
+                *ret_detail = strdup("network-config left to cloud-init (it is in the image)");
+                return *ret_detail ? 0 : -ENOMEM;
+        }
+        int n = write_networkd(root, c->md.source, c->md.network_config, c->md.network_config_size,
+                               ret_reason);
+        if (n < 0)
+                return n;
 
         const char *applied = "not applied (not the real root)";
-        if (is_real_root(root) && n.n_files > 0) {
+        if (is_real_root(root) && n > 0) {
                 /* networkd reconfigures the links a new or changed .network
                  * file matches; a restart when reload is refused. */
                 char *reload[] = {"networkctl", "reload", NULL};
@@ -482,7 +494,54 @@ int step_network(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
                                 "--operational-state=routable", "--timeout=120", NULL};
                 applied = try_run(wait, 150) ? "applied, network online" : "applied, network not online yet";
         }
-        *ret_detail = strdupf("%zu systemd-networkd file%s in %s, %s", n.n_files, n.n_files == 1 ? "" : "s",
+        *ret_detail = strdupf("%d systemd-networkd file%s in %s, %s", n, n == 1 ? "" : "s",
                               NETCONFIG_NETWORK_DIR, applied);
         return *ret_detail ? 0 : -ENOMEM;
+}
+
+int netconfig_early(const struct agent_options *o) {
+        log_set_ident(AGENT_PROGRAM);
+        if (has_cloud_init(o->root)) {
+                log_info("network: cloud-init is in the image and applies network-config");
+                return 0;
+        }
+        _cleanup_(metadata_done) struct metadata md = {};
+        _cleanup_free_ char *err = NULL, *source = o->seed_dir ? strdupf("directory %s", o->seed_dir) : NULL;
+        int r;
+        if (o->seed_dir)
+                r = source ? sources_read_nocloud_dir(o->seed_dir, source, &md, &err) : -ENOMEM;
+        else {
+                /* Local sources only: the network is what is being configured. */
+                struct sources_options so = {
+                        .root = o->root,
+                        .cmdline = o->cmdline,
+                        .disabled = SOURCE_MASK(SOURCE_IMDS) | SOURCE_MASK(SOURCE_INSTANCE_DATA),
+                        .blk_ops = o->blk_ops,
+                        .blk_userdata = o->blk_userdata,
+                        .mount_ops = o->mount_ops,
+                        .mount_userdata = o->mount_userdata,
+                        .imds_url = o->imds_url,
+                };
+                r = sources_find(&so, &md, &err);
+        }
+        if (r <= 0) {
+                /* Not this program's failure to report: the run verb reads
+                 * the metadata again once the network is up, and says why. */
+                log_info("network: no local metadata source with network-config (%s)",
+                         err     ? err
+                         : r < 0 ? strerror(-r)
+                                 : "none found");
+                return 0;
+        }
+        if (!md.network_config) {
+                log_info("network: %s has no network-config", md.source);
+                return 0;
+        }
+        _cleanup_free_ char *reason = NULL;
+        int n = write_networkd(o->root, md.source, md.network_config, md.network_config_size, &reason);
+        if (n < 0)
+                return log_error_errno(n, "network: %s", reason ? reason : strerror(-n));
+        log_info("network: %d systemd-networkd file%s from %s's network-config", n, n == 1 ? "" : "s",
+                 md.source);
+        return 0;
 }

@@ -40,5 +40,15 @@ void netconfig_done(struct netconfig *n);
  * in *ret_error, or -ENOMEM. */
 int netconfig_render_networkd(const char *data, size_t size, struct netconfig *ret, char **ret_error);
 
-/* The agent's "network" step (plan.h STEP_NETWORK). */
+/* The agent's "network" step (plan.h STEP_NETWORK): writes the files and,
+ * on the real root, reloads systemd-networkd and waits for a routable link. */
 int step_network(struct agent_ctx *c, char **ret_detail, char **ret_reason);
+
+/* `kubeseed-firstboot network` (kubeseed-firstboot-network.service, before
+ * systemd-networkd starts): the network-config of the first local metadata
+ * source (kernel command line, NoCloud volume or file:// seedfrom,
+ * config-drive; never the IMDS) written as networkd files, so that the boot's
+ * own network wait already sees the static configuration. No state is
+ * recorded and a missing or unreadable source is not an error (the run verb
+ * reports it); 0, or a negative errno when the files cannot be written. */
+int netconfig_early(const struct agent_options *o);

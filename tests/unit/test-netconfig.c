@@ -206,12 +206,49 @@ static void test_step(void **unused) {
         assert_int_equal(unlink(ci), 0);
 }
 
+static void test_early(void **unused) {
+        (void) unused;
+        _cleanup_free_ char *seed = tu_path(root, "seed"), *dir = tu_path(root, "etc/systemd/network");
+        assert_int_equal(mkdir(seed, 0700), 0);
+        tu_write_in(seed, "meta-data", "instance-id: i-1\n");
+        struct agent_options o = {.verb = AGENT_NETWORK, .root = root, .seed_dir = seed};
+        /* No network-config: nothing, and no failure. */
+        assert_int_equal(netconfig_early(&o), 0);
+        assert_int_not_equal(access(dir, F_OK), 0);
+        /* A broken seed is the run verb's to report. */
+        _cleanup_free_ char *missing = tu_path(root, "nothing-here");
+        struct agent_options m = {.verb = AGENT_NETWORK, .root = root, .seed_dir = missing};
+        assert_int_equal(netconfig_early(&m), 0);
+        /* The files, as the step writes them. */
+        _cleanup_free_ char *in = tu_read(GOLDEN "full/network-config", NULL);
+        tu_write_in(seed, "network-config", in);
+        assert_int_equal(netconfig_early(&o), 0);
+        _cleanup_free_ char *got = tu_read_in(dir, "10-kubeseed-storage.network", NULL);
+        _cleanup_free_ char *want = tu_read(GOLDEN "full/10-kubeseed-storage.network", NULL);
+        assert_string_equal(got, want);
+        /* cloud-init in the image: left alone. */
+        assert_int_equal(rm_rf(dir), 0);
+        assert_int_equal(write_file_atomic_root(root, "/usr/bin/cloud-init", "", 0, 0755), 0);
+        assert_int_equal(netconfig_early(&o), 0);
+        assert_int_not_equal(access(dir, F_OK), 0);
+
+        /* The verb on the command line. */
+        struct agent_options parsed;
+        assert_int_equal(agent_parse_args(5,
+                                          (char *[]){"kubeseed-firstboot", "network", "--root", root,
+                                                     "--debug", NULL},
+                                          &parsed),
+                         0);
+        assert_int_equal(parsed.verb, AGENT_NETWORK);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test_setup_teardown(test_step, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_early, setup, teardown),
         };
         return cmocka_run_group_tests_name("netconfig", tests, NULL, NULL);
 }
