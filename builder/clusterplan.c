@@ -263,6 +263,11 @@ static int render_user_data(const struct cluster *c, const struct cluster_node *
                         yemit_kv(e, "kubernetes-version", c->kubernetes_version);
         } else {
                 yemit_kv(e, "ca-cert-hash", id->ca_hash);
+                /* Public: the CA verifies the API server's own certificate
+                 * in the agent's CA-pinned wait (kube-apiserver does not
+                 * send the CA). Never the key. */
+                yemit_str(e, "ca-cert");
+                yemit_block(e, id->ca.cert_pem);
                 if (n->role == NODE_ROLE_CONTROL_PLANE_JOIN)
                         yemit_kv(e, "certificate-key", id->certificate_key);
         }

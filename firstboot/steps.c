@@ -429,6 +429,9 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                         .connect_timeout_ms = 5000,
                         .max_response = 65536,
                         .pinned_ca_hashes = (const char *const *) c->cfg.ca_cert_hashes,
+                        /* kube-apiserver sends its own certificate only: the
+                         * CA (public, from the metadata when given) verifies it. */
+                        .pinned_ca_pem = c->cfg.ca_cert,
                 };
                 struct http_response res = {0};
                 int r = http_ops->perform(&req, &res);

@@ -188,8 +188,9 @@ struct fake_http {
         const struct fake_reply *script; /* the last entry repeats */
         size_t n_script;
         size_t calls;
-        char *url;   /* of the first call */
-        char **pins; /* pinned_ca_hashes of the first call */
+        char *url;        /* of the first call */
+        char **pins;      /* pinned_ca_hashes of the first call */
+        char *pinned_pem; /* pinned_ca_pem of the first call */
 };
 static struct fake_http fh;
 
@@ -197,6 +198,7 @@ static int fake_perform(const struct http_request *req, struct http_response *re
         size_t i = fh.calls < fh.n_script ? fh.calls : fh.n_script - 1;
         if (fh.calls++ == 0) {
                 fh.url = strdup(req->url);
+                fh.pinned_pem = req->pinned_ca_pem ? strdup(req->pinned_ca_pem) : NULL;
                 for (const char *const *p = req->pinned_ca_hashes; p && *p; p++)
                         if (strv_push(&fh.pins, *p) < 0)
                                 return -ENOMEM;
@@ -289,8 +291,9 @@ static void clear_calls(void) {
         fp.ca_at_init = -1;
         fp.resets = 0;
         free(fh.url);
+        free(fh.pinned_pem);
         strv_free(fh.pins);
-        fh.url = NULL;
+        fh.url = fh.pinned_pem = NULL;
         fh.pins = NULL;
         fh.calls = 0;
 }
@@ -628,6 +631,7 @@ static void test_worker(void **state) {
         assert_string_equal(fh.url, HEALTHZ);
         assert_int_equal(strv_length(fh.pins), 1);
         assert_string_equal(fh.pins[0], ca.hash);
+        assert_null(fh.pinned_pem); /* no ca-cert in the metadata: the server must send its CA */
 
         const char *want[] = {VERSION_CALL, JOIN, NULL};
         assert_calls(want);
@@ -652,6 +656,28 @@ static void test_worker(void **state) {
         assert_last_line(e, "kubeseed-firstboot: finished: ok");
         const char *token_ok[] = {"/root" KUBEADM_CONFIG_PATH, "/seed/user-data", NULL};
         assert_secret_only_in(e, TOKEN, token_ok);
+}
+
+/* With the CA's certificate in the metadata (what kubeseed plan writes),
+ * the wait verifies the server with it: kube-apiserver sends no CA. */
+static void test_worker_with_ca_cert(void **state) {
+        struct env *e = *state;
+        _cleanup_free_ char *pem = tu_indent(ca.cert, "      ");
+        _cleanup_free_ char *ud = strdupf("#cloud-config\nkubeseed:\n  role: worker\n  cluster:\n"
+                                          "    endpoint: " ENDPOINT "\n    token: " TOKEN "\n"
+                                          "    ca-cert-hash: %s\n    ca-cert: |\n%s",
+                                          ca.hash, pem);
+        write_seed(e, META_WORKER, ud);
+        static const struct fake_reply script[] = {{.r = 0, .status = 200}};
+        fh.script = script;
+        fh.n_script = ELEMENTSOF(script);
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        assert_string_equal(fh.pins[0], ca.hash);
+        assert_string_equal(fh.pinned_pem, ca.cert);
+        /* A worker places no CA (kubeadm join's preflight refuses an existing ca.crt). */
+        assert_false(exists_rel(e, CA_CERT_PATH));
+        assert_last_line(e, "kubeseed-firstboot: finished: ok");
 }
 
 static void test_worker_wrong_ca(void **state) {
@@ -1255,6 +1281,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_control_plane, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_control_plane_with_workers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_worker_with_ca_cert, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker_wrong_ca, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_token, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resume_kubeadm_init, setup, teardown),

@@ -217,12 +217,14 @@ static void test_agent_accepts(void **unused) {
                         break;
                 case NODE_ROLE_CONTROL_PLANE_JOIN:
                         assert_null(cfg.ca_key);
+                        assert_string_equal(cfg.ca_cert, id.ca.cert_pem);
                         assert_string_equal(cfg.certificate_key, id.certificate_key);
                         break;
                 case NODE_ROLE_WORKER:
-                        /* No secret beyond the token. */
+                        /* The CA's certificate (public, for the pinned wait),
+                         * no secret beyond the token. */
+                        assert_string_equal(cfg.ca_cert, id.ca.cert_pem);
                         assert_null(cfg.ca_key);
-                        assert_null(cfg.ca_cert);
                         assert_null(cfg.certificate_key);
                         assert_null(strstr(f.user_data, "PRIVATE"));
                         break;
