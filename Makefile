@@ -109,7 +109,7 @@ test-image-doubles: all test-bundle test-images
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
 qemu-test: test-image test-image-doubles
-	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH)
+	KUBESEED=$(CURDIR)/$(B)/kubeseed qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH)
 
 test: unit
 	$(MAKE) qemu-test

@@ -3,7 +3,8 @@
 # this prints the total last.
 #   run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]
 # IMAGE is the product image; DOUBLES-IMAGE the same profile built with the
-# kubeadm/kubectl test double (make test-image-doubles).
+# kubeadm/kubectl test double (make test-image-doubles). KUBESEED: the
+# kubeseed program cluster-plan.sh runs (the Makefile passes $(B)/kubeseed).
 here=$(cd "$(dirname "$0")" && pwd)
 image=${1:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
 doubles=${2:?usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH]}
@@ -30,5 +31,6 @@ run() { # scenario, image
 }
 run boot-basic "$image"
 run firstboot-roles "$doubles"
+run cluster-plan "$doubles"
 echo "qemu: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
