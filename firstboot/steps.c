@@ -509,6 +509,7 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
                 .kubernetes_version = cfg->kubernetes_version ? cfg->kubernetes_version : c->kubeadm_version,
                 .node_name = c->node_name,
                 .node_ip = cfg->node_ip,
+                .node_labels = cfg->labels,
                 .set_taints = cfg->n_taints > 0,
                 .taints = taints,
                 .n_taints = cfg->n_taints,

@@ -665,7 +665,8 @@ static void test_worker_with_ca_cert(void **state) {
         _cleanup_free_ char *pem = tu_indent(ca.cert, "      ");
         _cleanup_free_ char *ud = strdupf("#cloud-config\nkubeseed:\n  role: worker\n  cluster:\n"
                                           "    endpoint: " ENDPOINT "\n    token: " TOKEN "\n"
-                                          "    ca-cert-hash: %s\n    ca-cert: |\n%s",
+                                          "    ca-cert-hash: %s\n    ca-cert: |\n%s"
+                                          "  node:\n    labels: {disk: ssd, example.com/zone: a}\n",
                                           ca.hash, pem);
         write_seed(e, META_WORKER, ud);
         static const struct fake_reply script[] = {{.r = 0, .status = 200}};
@@ -677,6 +678,9 @@ static void test_worker_with_ca_cert(void **state) {
         assert_string_equal(fh.pinned_pem, ca.cert);
         /* A worker places no CA (kubeadm join's preflight refuses an existing ca.crt). */
         assert_false(exists_rel(e, CA_CERT_PATH));
+        /* The node's labels, for kubelet. */
+        _cleanup_free_ char *yaml = read_rel(e, KUBEADM_CONFIG_PATH);
+        assert_non_null(strstr(yaml, "- name: node-labels\n    value: disk=ssd,example.com/zone=a\n"));
         assert_last_line(e, "kubeseed-firstboot: finished: ok");
 }
 
