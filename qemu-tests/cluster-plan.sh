@@ -14,7 +14,8 @@
 # was given. The scenario checks those against the plan's, computed again
 # here with the openssl command.
 #   cluster-plan.sh IMAGE-WITH-TEST-DOUBLES.raw [ARCH]
-# KUBESEED: the kubeseed program (default: build/kubeseed beside this folder).
+# KUBESEED: the kubeseed program (default: build/kubeseed beside this folder);
+# KS_KEEP=1 keeps the work directory (consoles, disks) for a look afterwards.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -26,7 +27,7 @@ pids=()
 cleanup() {
         local p
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-        rm -rf "$work"
+        [ -n "${KS_KEEP:-}" ] && ks_log "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -52,7 +53,9 @@ EOF
 if ! "$kubeseed" plan "$work/cluster.yaml" -o "$work/seeds" 2>"$work/plan.log"; then
         cat "$work/plan.log" >&2
         ks_check "kubeseed plan wrote the seeds" false
-        ks_summary
+        ks_check "w1: its planned label reached kubelet's flags" \
+        grep -q 'value: disk=ssd' <<<"$(ks_read_file "$work/w1.raw" /var/lib/kubeseed/kubeadm.yaml)"
+ks_summary
         exit
 fi
 ks_check "kubeseed plan wrote a seed volume per node" \
@@ -64,7 +67,9 @@ ks_check "nothing secret was printed by kubeseed plan" \
         bash -c '! grep -Eq "[a-z0-9]{6}\.[a-z0-9]{16}|PRIVATE KEY" "$1"' _ "$work/plan.log"
 
 # The planned identity, read with standard tools (not kubeseed's parser).
-TOKEN=$(sed -n 's/^token: *//p' "$work/seeds/cluster-secrets.yaml")
+# (YAML quotes a token that starts with a digit)
+TOKEN=$(sed -n 's/^token: *//p' "$work/seeds/cluster-secrets.yaml" | tr -d '"')
+ks_check "the planned token has kubeadm's format" grep -Eqx '[a-z0-9]{6}\.[a-z0-9]{16}' <<<"$TOKEN"
 sed -n '/^ca-cert: |/,/END CERTIFICATE/p' "$work/seeds/cluster-secrets.yaml" | sed '1d; s/^  //' >"$work/ca.crt"
 CA_HASH=sha256:$(openssl x509 -in "$work/ca.crt" -pubkey -noout |
         openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)
@@ -134,4 +139,6 @@ for w in w1 w2; do
         ks_check "$w: the control plane's API server saw it connect from $ip" \
                 grep -q "[: ]$ip: GET /healthz" <<<"$api_log"
 done
+ks_check "w1: its planned label reached kubelet's flags" \
+        grep -q 'value: disk=ssd' <<<"$(ks_read_file "$work/w1.raw" /var/lib/kubeseed/kubeadm.yaml)"
 ks_summary
