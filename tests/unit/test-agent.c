@@ -274,6 +274,7 @@ static int teardown(void **state) {
         http_ops = e->saved_http;
         strv_free(fp.calls);
         free(fh.url);
+        free(fh.pinned_pem);
         strv_free(fh.pins);
         fp = (struct fake_proc){};
         fh = (struct fake_http){};
