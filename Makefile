@@ -166,7 +166,7 @@ qemu-test-cross:
 	$(if $(TEST_CROSS_ARCH),$(MAKE) --no-print-directory ARCH=$(TEST_CROSS_ARCH) OUT=$(TEST_CROSS_OUT) test-image)
 
 qemu-test: test-image test-image-doubles qemu-test-cross
-	qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH) \
+	KUBESEED=$(CURDIR)/$(B)/kubeseed qemu-tests/run-all.sh $(TEST_IMAGE) $(DOUBLES_IMAGE) $(ARCH) \
 		$(if $(TEST_CROSS_ARCH),$(TEST_CROSS_IMAGE) $(TEST_CROSS_ARCH))
 
 # Scripts that drive the real CLI against real local services (no internet);

@@ -12,6 +12,7 @@
 
 #include "arch.h"
 #include "build.h"
+#include "clusterplan.h"
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
@@ -28,6 +29,8 @@ static void usage(FILE *f) {
                 "                        [--set key=value]...\n"
                 "       kubeseed check -p PROFILE.yaml [--set key=value]...\n"
                 "       kubeseed sysroot -p PROFILE.yaml --arch ARCH [--cache DIR] [--set key=value]...\n"
+                "       kubeseed plan CLUSTER.yaml [-o DIR] [--rotate]\n"
+                "       kubeseed seed NODE.yaml|SEED-DIR -o NODE.img\n"
                 "\n"
                 "  -p, --profile FILE   image profile (images/*.yaml)\n"
                 "  -a, --arch ARCH      target architecture: amd64 or arm64 (default: the host's)\n"
@@ -49,7 +52,13 @@ static void usage(FILE *f) {
                 "lock when it exists and never follows a tag it does not record. preload runs\n"
                 "only the build's image stage: DIR/kubeseed-NAME-ARCH.images.tar.\n"
                 "sysroot prints the path of the profile's libraries and headers for ARCH (made\n"
-                "and cached when missing): what the agent is cross-compiled against.\n");
+                "and cached when missing): what the agent is cross-compiled against.\n"
+                "\n"
+                "plan makes the cluster's CA, bootstrap token and certificate key (kept in\n"
+                "DIR/cluster-secrets.yaml, default DIR seeds) and one NoCloud seed per node\n"
+                "(DIR/NODE/ and DIR/NODE.img), plus DIR/admin.conf; see docs/cluster-plan.md.\n"
+                "Run again, it keeps the identity; --rotate makes a new one.\n"
+                "seed writes one seed volume (ISO 9660, label cidata) after checking it.\n");
 }
 
 static char *default_cache(void) {
@@ -109,6 +118,58 @@ static uint64_t source_date_epoch(void) {
         return 1700000000;
 }
 
+/* kubeseed plan CLUSTER.yaml [-o DIR] [--rotate]; kubeseed seed INPUT -o IMG. */
+static int plan_main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"out", required_argument, NULL, 'o'},
+                {"rotate", no_argument, NULL, 'R'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        bool plan = streq(argv[1], "plan"), rotate = false;
+        const char *out = NULL;
+        int c;
+        optind = 2;
+        while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'o':
+                        out = optarg;
+                        break;
+                case 'R':
+                        rotate = true;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind + 1 != argc) {
+                log_error("%s: expected exactly one %s", argv[1],
+                          plan ? "cluster file" : "node file or seed directory");
+                return 2;
+        }
+        if (plan) {
+                struct clusterplan_options o = {
+                        .cluster_path = argv[optind],
+                        .out_dir = out ? out : "seeds",
+                        .rotate = rotate,
+                };
+                return clusterplan_run(&o) < 0 ? 1 : 0;
+        }
+        if (rotate || !out) {
+                log_error("seed: expected -o NODE.img (and no --rotate)");
+                return 2;
+        }
+        return clusterplan_seed_run(argv[optind], out, 0) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
         log_set_ident("kubeseed");
         if (argc < 2) {
@@ -120,9 +181,12 @@ int main(int argc, char **argv) {
                 usage(stdout);
                 return 0;
         }
+        if (streq(cmd, "plan") || streq(cmd, "seed"))
+                return plan_main(argc, argv);
         if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch") && !streq(cmd, "preload") &&
             !streq(cmd, "sysroot")) {
-                log_error("unknown command '%s' (expected build, fetch, preload, check or sysroot)", cmd);
+                log_error("unknown command '%s' (expected build, fetch, preload, check, sysroot, plan or seed)",
+                          cmd);
                 usage(stderr);
                 return 2;
         }

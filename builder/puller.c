@@ -73,18 +73,6 @@ static int fail(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
-/* Frees a string that held a secret. */
-static void erase_free(char *s) {
-        if (!s)
-                return;
-        explicit_bzero(s, strlen(s));
-        free(s);
-}
-static void erase_freep(char **s) {
-        erase_free(*s);
-}
-#define _cleanup_erase_ _cleanup_(erase_freep)
-
 static bool is_lower_hex(const char *s, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
@@ -812,19 +800,6 @@ static void registry_credentials_freep(struct registry_credentials **c) {
         registry_credentials_free(*c);
 }
 
-static void erase_tree(struct ynode *n) {
-        if (!n)
-                return;
-        if (n->kind == YNODE_SCALAR && n->value)
-                explicit_bzero(n->value, strlen(n->value));
-        for (size_t i = 0; i < n->n_items; i++)
-                erase_tree(n->items[i]);
-}
-static void ynode_erase_freep(struct ynode **n) {
-        erase_tree(*n);
-        ynode_free(*n);
-}
-
 static int cred_string(const struct ynode *entry, const char *filename, const char *host, const char *key,
                        char **ret, char **ret_error) {
         const struct ynode *v = ynode_get(entry, key);
@@ -851,7 +826,7 @@ int registry_credentials_parse(const char *data, size_t size, const char *filena
                 filename = "credentials";
         if (size > CREDENTIALS_MAX)
                 return fail(ret_error, -EFBIG, "%s: larger than %u bytes", filename, CREDENTIALS_MAX);
-        _cleanup_(ynode_erase_freep) struct ynode *root = NULL;
+        _cleanup_ynode_erase_ struct ynode *root = NULL;
         _cleanup_free_ char *err = NULL;
         int r = yaml_parse_one(data, size, NULL, &root, &err);
         if (r < 0)

@@ -15,6 +15,7 @@
 #include "facts.h"
 #include "fsutil.h"
 #include "log.h"
+#include "netconfig.h"
 #include "macro.h"
 #include "plan.h"
 #include "proc.h"
@@ -29,6 +30,7 @@ static void usage(FILE *f) {
               "\n"
               "  run                 read the metadata and set the node up (default)\n"
               "  status              print the recorded steps\n"
+              "  network             early boot: network-config to systemd-networkd files\n"
               "\n"
               "  --root DIR          operate on a root prefix (tests, image builds)\n"
               "  --seed-dir DIR      run: read meta-data/user-data from DIR, not a volume\n"
@@ -126,8 +128,10 @@ int agent_parse_args(int argc, char **argv, struct agent_options *ret) {
                         o.verb = AGENT_RUN;
                 else if (streq(verb, "status"))
                         o.verb = AGENT_STATUS;
+                else if (streq(verb, "network"))
+                        o.verb = AGENT_NETWORK;
                 else {
-                        log_error("Unknown command '%s' (expected run or status)", verb);
+                        log_error("Unknown command '%s' (expected run, status or network)", verb);
                         return -EINVAL;
                 }
         }
@@ -139,8 +143,8 @@ int agent_parse_args(int argc, char **argv, struct agent_options *ret) {
                 log_error("--json only applies to status");
                 return -EINVAL;
         }
-        if ((o.seed_dir || o.console) && o.verb != AGENT_RUN) {
-                log_error("--seed-dir and --console only apply to run");
+        if ((o.seed_dir || o.console) && o.verb == AGENT_STATUS) {
+                log_error("--seed-dir and --console only apply to run and network");
                 return -EINVAL;
         }
         *ret = o;
@@ -515,6 +519,8 @@ int agent_main(int argc, char **argv) {
                 return 0;
         if (o.debug)
                 log_set_max_level(LOG_DEBUG);
-        r = o.verb == AGENT_STATUS ? agent_status(&o) : agent_run(&o);
+        r = o.verb == AGENT_STATUS    ? agent_status(&o)
+            : o.verb == AGENT_NETWORK ? netconfig_early(&o)
+                                      : agent_run(&o);
         return r < 0 ? 1 : 0;
 }

@@ -14,7 +14,10 @@
 #define AGENT_DONE_PATH "/var/lib/kubeseed/done" /* written on success; the unit's condition */
 #define AGENT_PROGRAM "kubeseed-firstboot"
 
-enum agent_verb { AGENT_RUN, AGENT_STATUS };
+/* AGENT_NETWORK: early in boot, before systemd-networkd starts, write the
+ * network-config of a local metadata source as networkd files (netconfig.c;
+ * kubeseed-firstboot-network.service). Records no state. */
+enum agent_verb { AGENT_RUN, AGENT_STATUS, AGENT_NETWORK };
 
 struct agent_options {
         enum agent_verb verb;

@@ -199,22 +199,36 @@ static void node_registration(struct yemit *e, enum kubeadm_api api, const struc
                 }
                 yemit_seq_end(e);
         }
-        if (c->node_ip && *c->node_ip) {
+        /* kubelet's flags: node-ip, node-labels (joined with ','). */
+        _cleanup_free_ char *labels =
+                c->node_labels && *c->node_labels ? strv_join(c->node_labels, ",") : NULL;
+        const char *args[][2] = {{"node-ip", c->node_ip && *c->node_ip ? c->node_ip : NULL},
+                                 {"node-labels", labels}};
+        bool any = false;
+        for (size_t i = 0; i < ELEMENTSOF(args); i++)
+                any = any || args[i][1];
+        if (any) {
                 yemit_str(e, "kubeletExtraArgs");
-                if (api >= KUBEADM_API_V1BETA4) {
-                        /* v1beta4: []Arg{name, value} */
+                /* v1beta4: []Arg{name, value}; v1beta2/3: map[string]string */
+                if (api >= KUBEADM_API_V1BETA4)
                         yemit_seq_start(e);
+                else
                         yemit_map_start(e);
-                        yemit_kv(e, "name", "node-ip");
-                        yemit_kv(e, "value", c->node_ip);
-                        yemit_map_end(e);
-                        yemit_seq_end(e);
-                } else {
-                        /* v1beta2/3: map[string]string */
-                        yemit_map_start(e);
-                        yemit_kv(e, "node-ip", c->node_ip);
-                        yemit_map_end(e);
+                for (size_t i = 0; i < ELEMENTSOF(args); i++) {
+                        if (!args[i][1])
+                                continue;
+                        if (api >= KUBEADM_API_V1BETA4) {
+                                yemit_map_start(e);
+                                yemit_kv(e, "name", args[i][0]);
+                                yemit_kv(e, "value", args[i][1]);
+                                yemit_map_end(e);
+                        } else
+                                yemit_kv(e, args[i][0], args[i][1]);
                 }
+                if (api >= KUBEADM_API_V1BETA4)
+                        yemit_seq_end(e);
+                else
+                        yemit_map_end(e);
         }
         if (c->ignore_preflight_errors && *c->ignore_preflight_errors)
                 str_list(e, "ignorePreflightErrors", c->ignore_preflight_errors);

@@ -53,9 +53,10 @@ struct kubeadm_config {
         const char *kubernetes_version;
 
         /* nodeRegistration */
-        const char *node_name;  /* NULL: kubeadm uses the host name */
-        const char *cri_socket; /* NULL: KUBEADM_DEFAULT_CRI_SOCKET (every API version takes the URL) */
-        const char *node_ip;    /* kubelet --node-ip (kubeletExtraArgs); NULL: none */
+        const char *node_name;    /* NULL: kubeadm uses the host name */
+        const char *cri_socket;   /* NULL: KUBEADM_DEFAULT_CRI_SOCKET (every API version takes the URL) */
+        const char *node_ip;      /* kubelet --node-ip (kubeletExtraArgs); NULL: none */
+        char *const *node_labels; /* "key=value", NULL-terminated: kubelet --node-labels; NULL: none */
         /* false: no `taints` key, kubeadm's default (the control-plane taint
          * on control-plane nodes, none on workers). true: exactly `taints`,
          * and n_taints == 0 renders `taints: []` (an untainted control

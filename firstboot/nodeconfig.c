@@ -18,34 +18,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void wipe_free(char *s) {
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
-/* The parse tree holds copies of the secrets: wipe every scalar and key
- * before handing the nodes back to the allocator. */
-static void ynode_wipe(struct ynode *n) {
-        if (!n)
-                return;
-        if (n->value)
-                explicit_bzero(n->value, strlen(n->value));
-        for (size_t i = 0; i < n->n_items; i++) {
-                ynode_wipe(n->items[i]);
-                if (n->keys && n->keys[i])
-                        explicit_bzero(n->keys[i], strlen(n->keys[i]));
-        }
-}
-
-static void ynode_wipe_freep(struct ynode **n) {
-        if (*n) {
-                ynode_wipe(*n);
-                ynode_free(*n);
-        }
-}
-
 static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
@@ -301,6 +273,22 @@ bool nodeconfig_label_value_valid(const char *s) {
         return s && (s[0] == '\0' || label_name_valid(s, strlen(s)));
 }
 
+bool nodeconfig_disk_valid(const char *s) {
+        if (!s || strncmp(s, "/dev/", 5) != 0 || strlen(s) > NODECONFIG_NAME_MAX)
+                return false;
+        for (const char *seg = s + 5;;) {
+                size_t n = strcspn(seg, "/");
+                if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+                        return false;
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char) seg[i] <= ' ' || seg[i] == 0x7f)
+                                return false;
+                if (!seg[n])
+                        return true;
+                seg += n + 1;
+        }
+}
+
 void node_taint_done(struct node_taint *t) {
         free(t->key);
         free(t->value);
@@ -364,16 +352,17 @@ void nodeconfig_done(struct nodeconfig *c) {
         free(c->hostname);
         free(c->endpoint);
         free(c->endpoint_host);
-        wipe_free(c->token);
+        erase_free(c->token);
         strv_free(c->ca_cert_hashes);
-        wipe_free(c->ca_cert);
-        wipe_free(c->ca_key);
-        wipe_free(c->certificate_key);
+        erase_free(c->ca_cert);
+        erase_free(c->ca_key);
+        erase_free(c->certificate_key);
         free(c->pod_subnet);
         free(c->service_subnet);
         free(c->kubernetes_version);
         free(c->node_ip);
         strv_free(c->labels);
+        strv_free(c->disks);
         for (size_t i = 0; i < c->n_taints; i++)
                 node_taint_done(&c->taints[i]);
         free(c->taints);
@@ -780,9 +769,10 @@ static int parse_taints(struct ctx *x, const struct ynode *n) {
 }
 
 static int parse_node(struct ctx *x, const struct ynode *nd) {
-        static const char *const keys[] = {"ip", "labels", "taints", NULL};
+        static const char *const keys[] = {"ip", "labels", "taints", "disks", NULL};
         if (nd->kind != YNODE_MAPPING)
-                return fail(x, nd, "kubeseed.node", -EBADMSG, "expected a mapping (ip, labels, taints)");
+                return fail(x, nd, "kubeseed.node", -EBADMSG,
+                            "expected a mapping (ip, labels, taints, disks)");
         int r = check_keys(x, nd, "kubeseed.node", keys);
         if (r < 0)
                 return r;
@@ -803,6 +793,17 @@ static int parse_node(struct ctx *x, const struct ynode *nd) {
         n = ynode_get(nd, "taints");
         if (n && !ynode_is_null(n) && (r = parse_taints(x, n)) < 0)
                 return r;
+        n = ynode_get(nd, "disks");
+        if (n && !ynode_is_null(n)) {
+                if (n->kind != YNODE_SEQUENCE)
+                        return fail(x, n, "kubeseed.node.disks", -EBADMSG,
+                                    "expected a list of device paths");
+                if (n->n_items > 0 &&
+                    (r = get_str_list(x, n, "kubeseed.node.disks", NODECONFIG_NAME_MAX,
+                                      nodeconfig_disk_valid, "a device path below /dev/ (such as /dev/vdb)",
+                                      &x->c->disks)) < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -1048,7 +1049,7 @@ static int tree_set(struct ynode *root, const char *path, const char *value, boo
                         if (!item)
                                 return -ENOMEM;
                         int r = seq_append(seq, item);
-                        wipe_free(item);
+                        erase_free(item);
                         if (r < 0)
                                 return r;
                 }
@@ -1060,7 +1061,7 @@ static int tree_set(struct ynode *root, const char *path, const char *value, boo
 }
 
 static int cmdline_tree(struct ctx *x, struct ynode **ret, const char **ret_iid, const char **ret_host) {
-        _cleanup_(ynode_wipe_freep) struct ynode *root = ynode_new_mapping(0, 0);
+        _cleanup_ynode_erase_ struct ynode *root = ynode_new_mapping(0, 0);
         if (!root || !child_mapping(root, "kubeseed"))
                 return -ENOMEM;
         for (char *const *a = x->in->cmdline_args; *a; a++) {
@@ -1116,7 +1117,7 @@ int nodeconfig_parse(const struct nodeconfig_input *in, struct nodeconfig *ret, 
                 return -EINVAL;
         _cleanup_(nodeconfig_done) struct nodeconfig c = {};
         struct ctx x = {.in = in, .cmdline = in->cmdline_args != NULL, .error = ret_error, .c = &c};
-        _cleanup_(ynode_wipe_freep) struct ynode *root = NULL;
+        _cleanup_ynode_erase_ struct ynode *root = NULL;
         const char *iid = in->instance_id, *host = in->local_hostname;
         int r;
 

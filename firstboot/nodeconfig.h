@@ -78,6 +78,7 @@ struct nodeconfig {
         char **labels; /* "key=value", NULL-terminated; NULL when none */
         struct node_taint *taints;
         size_t n_taints;
+        char **disks; /* spare disks for storage add-ons, device paths; NULL-terminated, NULL when none */
 
         bool schedule_workloads; /* meaningful only when schedule_workloads_set */
         bool schedule_workloads_set;
@@ -147,6 +148,10 @@ bool nodeconfig_addon_name_valid(const char *s);
 /* Kubernetes label key ("[prefix/]name") and value ("" or a name). */
 bool nodeconfig_label_key_valid(const char *s);
 bool nodeconfig_label_value_valid(const char *s);
+/* A spare disk: an absolute device path below /dev/ ("/dev/vdb",
+ * "/dev/disk/by-id/..."), at most 253 characters, without "." or ".."
+ * components, empty components, spaces or control characters. */
+bool nodeconfig_disk_valid(const char *s);
 /* "key[=value]:Effect" -> *ret (allocated members). -EINVAL when malformed. */
 int nodeconfig_taint_parse(const char *s, struct node_taint *ret);
 void node_taint_done(struct node_taint *t);

@@ -11,6 +11,7 @@
  * and — from the state file — which one comes next. Pure: no I/O. */
 
 #define STEP_METADATA "metadata" /* every boot: find, read and validate the metadata */
+#define STEP_NETWORK "network"   /* network-config -> systemd-networkd (netconfig.c) */
 #define STEP_REPORT "report"     /* machine facts */
 #define STEP_HOSTNAME "hostname"
 #define STEP_IMAGES "images" /* import preloaded OCI archives into containerd */

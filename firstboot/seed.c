@@ -157,13 +157,6 @@ bool seed_user_data_is_cloud_config(const char *data, size_t size) {
         return true;
 }
 
-static void free_secretp(char **p) {
-        if (*p) {
-                explicit_bzero(*p, strlen(*p));
-                free(*p);
-        }
-}
-
 int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **ret_error) {
         _cleanup_free_ char *mpath = path_join_root(dir, "/meta-data");
         _cleanup_free_ char *upath = path_join_root(dir, "/user-data");
@@ -193,7 +186,7 @@ int seed_read_dir(const char *dir, const char *source, struct seed *ret, char **
 
         enum seed_user_data_kind kind = SEED_USER_DATA_ABSENT;
         size_t user_size = 0;
-        _cleanup_(free_secretp) char *user = NULL;
+        _cleanup_erase_ char *user = NULL;
         r = read_regular_file(upath, SEED_USER_DATA_MAX, &user, &user_size);
         if (r == -EFBIG)
                 return replace_error(ret_error, r, "user-data on %s is larger than %u bytes", source,

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "kubeadm.h"
+#include "netconfig.h"
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
@@ -497,6 +498,9 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                         .connect_timeout_ms = 5000,
                         .max_response = 65536,
                         .pinned_ca_hashes = (const char *const *) c->cfg.ca_cert_hashes,
+                        /* kube-apiserver sends its own certificate only: the
+                         * CA (public, from the metadata when given) verifies it. */
+                        .pinned_ca_pem = c->cfg.ca_cert,
                 };
                 struct http_response res = {0};
                 int r = http_ops->perform(&req, &res);
@@ -574,6 +578,7 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
                 .kubernetes_version = cfg->kubernetes_version ? cfg->kubernetes_version : c->kubeadm_version,
                 .node_name = c->node_name,
                 .node_ip = cfg->node_ip,
+                .node_labels = cfg->labels,
                 .set_taints = cfg->n_taints > 0,
                 .taints = taints,
                 .n_taints = cfg->n_taints,
@@ -742,6 +747,7 @@ static const struct {
         step_fn fn;
 } steps[] = {
         {STEP_METADATA, step_metadata},
+        {STEP_NETWORK, step_network}, /* netconfig.c */
         {STEP_REPORT, step_report},
         {STEP_HOSTNAME, step_hostname},
         {STEP_IMAGES, step_images},

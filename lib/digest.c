@@ -13,6 +13,16 @@ struct sha256 {
         EVP_MD_CTX *ctx;
 };
 
+void hex_encode(const void *data, size_t size, char *out) {
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *p = data;
+        for (size_t i = 0; i < size; i++) {
+                out[2 * i] = hex[p[i] >> 4];
+                out[2 * i + 1] = hex[p[i] & 15];
+        }
+        out[2 * size] = '\0';
+}
+
 int sha256_new(struct sha256 **ret) {
         struct sha256 *h = calloc(1, sizeof *h);
         if (!h)
@@ -35,12 +45,7 @@ int sha256_final(struct sha256 *h, char out[SHA256_HEX_LEN + 1], uint8_t raw[32]
         unsigned len = 0;
         if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32)
                 return -EIO;
-        static const char hex[] = "0123456789abcdef";
-        for (unsigned i = 0; i < 32; i++) {
-                out[2 * i] = hex[md[i] >> 4];
-                out[2 * i + 1] = hex[md[i] & 15];
-        }
-        out[SHA256_HEX_LEN] = '\0';
+        hex_encode(md, 32, out);
         if (raw)
                 for (unsigned i = 0; i < 32; i++)
                         raw[i] = md[i];

@@ -22,5 +22,8 @@ static inline void sha256_freep(struct sha256 **h) {
 }
 #define _cleanup_sha256_ __attribute__((cleanup(sha256_freep)))
 
+/* `size` bytes as 2*size lowercase hex digits and a NUL into `out`. */
+void hex_encode(const void *data, size_t size, char *out);
+
 int sha256_buffer(const void *data, size_t size, char out[SHA256_HEX_LEN + 1]);
 int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1]);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Ownership helpers in the style of systemd: a variable declared with one of
@@ -56,7 +57,19 @@ static inline void strv_freep(char ***v) {
         strv_free(*v);
 }
 
+/* Frees a string that held a secret, wiped first. */
+static inline void erase_free(char *s) {
+        if (!s)
+                return;
+        explicit_bzero(s, strlen(s));
+        free(s);
+}
+static inline void erase_freep(char **s) {
+        erase_free(*s);
+}
+
 #define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_erase_ _cleanup_(erase_freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)

@@ -17,6 +17,7 @@
 #include "imageref.h"
 #include "json.h"
 #include "macro.h"
+#include "tarx.h"
 #include "strv.h"
 #include "yamltree.h"
 
@@ -29,19 +30,6 @@ static const struct yaml_limits manifest_limits = {
         .max_nodes = 20 * OCIARCHIVE_DESCRIPTORS_MAX + 1000,
         .max_documents = 1,
 };
-
-static void archive_read_freep(struct archive **a) {
-        if (*a)
-                archive_read_free(*a);
-}
-static void archive_write_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
-}
-static void archive_entry_freep(struct archive_entry **e) {
-        if (*e)
-                archive_entry_free(*e);
-}
 
 /* libarchive's errno as a negative errno; "not an archive" and corrupt data
  * (ARCHIVE_ERRNO_FILE_FORMAT, EILSEQ) become -EBADMSG. */

@@ -11,15 +11,6 @@
 
 #include "macro.h"
 
-static void archive_read_freep(struct archive **a) {
-        if (*a)
-                archive_read_free(*a);
-}
-static void archive_write_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
-}
-
 /* Entries are re-rooted under dir (so libarchive sees absolute paths): check
  * the entry's own name instead. */
 static bool name_is_safe(const char *name) {

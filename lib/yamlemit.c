@@ -68,6 +68,8 @@ void yemit_free(struct yemit *e) {
         if (!e)
                 return;
         yaml_emitter_delete(&e->emitter);
+        if (e->buf)
+                explicit_bzero(e->buf, e->cap);
         free(e->buf);
         free(e);
 }
@@ -75,6 +77,10 @@ void yemit_free(struct yemit *e) {
 void yemit_document_start(struct yemit *e) {
         yaml_event_t ev;
         emit(e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0));
+}
+void yemit_document_start_implicit(struct yemit *e) {
+        yaml_event_t ev;
+        emit(e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
 }
 void yemit_document_end(struct yemit *e) {
         yaml_event_t ev;

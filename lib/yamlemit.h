@@ -11,6 +11,7 @@
 struct yemit;
 
 int yemit_new(struct yemit **ret);
+/* Frees; the text not handed out is wiped first (it may hold secrets). */
 void yemit_free(struct yemit *e);
 static inline void yemit_freep(struct yemit **e) {
         if (*e)
@@ -20,6 +21,8 @@ static inline void yemit_freep(struct yemit **e) {
 
 /* Starts a new document (several per stream are allowed: kubeadm configs). */
 void yemit_document_start(struct yemit *e);
+/* The same without the "---" line (the stream's first document only). */
+void yemit_document_start_implicit(struct yemit *e);
 void yemit_document_end(struct yemit *e);
 void yemit_map_start(struct yemit *e);
 void yemit_map_end(struct yemit *e);

@@ -45,6 +45,24 @@ void ynode_free(struct ynode *n) {
         free(n);
 }
 
+/* Wipes every scalar and key (they may hold secrets), then frees. */
+static void ynode_wipe(struct ynode *n) {
+        if (!n)
+                return;
+        if (n->value)
+                explicit_bzero(n->value, strlen(n->value));
+        for (size_t i = 0; i < n->n_items; i++) {
+                ynode_wipe(n->items[i]);
+                if (n->keys && n->keys[i])
+                        explicit_bzero(n->keys[i], strlen(n->keys[i]));
+        }
+}
+
+void ynode_free_erase(struct ynode *n) {
+        ynode_wipe(n);
+        ynode_free(n);
+}
+
 void ynode_free_documents(struct ynode **docs, size_t n) {
         if (!docs)
                 return;
@@ -603,5 +621,65 @@ int yaml_parse_one(const char *data, size_t size, const struct yaml_limits *limi
                 *ret = n;
         else
                 ynode_free(n);
+        return 0;
+}
+
+/* --- messages ------------------------------------------------------------- */
+
+int yaml_parse_named(const char *name, const char *data, size_t size, const struct yaml_limits *limits,
+                     struct ynode **ret, char **ret_error) {
+        char *err = NULL;
+        int r = yaml_parse_one(data, size, limits, ret, &err);
+        if (r == -ENOMEM || r >= 0) {
+                free(err);
+                return r;
+        }
+        r = replace_error(ret_error, -EBADMSG, "%s:%s%s", name, err ? "" : " ",
+                          err ? err : "not valid YAML");
+        free(err);
+        return r;
+}
+
+int yaml_verror(char **ret_error, const char *name, const struct ynode *at, const char *path,
+                const char *fmt, va_list ap) {
+        if (!ret_error)
+                return -EBADMSG;
+        char *what = vstrdupf(fmt, ap);
+        if (!what)
+                return -ENOMEM;
+        char loc[64] = "";
+        if (at && at->line > 0)
+                snprintf(loc, sizeof loc, ":%zu:%zu", at->line, at->column);
+        int r = replace_error(ret_error, -EBADMSG, "%s%s: %s%s%s", name, loc, path ? path : "",
+                              path ? ": " : "", what);
+        free(what);
+        return *ret_error ? r : -ENOMEM;
+}
+
+int yaml_error(char **ret_error, const char *name, const struct ynode *at, const char *path, const char *fmt,
+               ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = yaml_verror(ret_error, name, at, path, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int ynode_check_keys(const struct ynode *map, const char *const *allowed, const char *name,
+                     const char *prefix, char **ret_error) {
+        for (size_t i = 0; i < map->n_items; i++) {
+                if (strv_contains((char *const *) allowed, map->keys[i]))
+                        continue;
+                char *k = ystr_printable(map->keys[i], 64), *list = strv_join((char *const *) allowed, ", ");
+                struct ynode at = {.line = map->key_lines ? map->key_lines[i] : 0,
+                                   .column = map->key_columns ? map->key_columns[i] : 0};
+                int r = k && list ? yaml_error(ret_error, name, &at, NULL,
+                                               "%s%s: expected one of the keys %s (unknown key)", prefix, k,
+                                               list)
+                                  : -ENOMEM;
+                free(k);
+                free(list);
+                return r;
+        }
         return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,13 @@ static inline void ynode_freep(struct ynode **n) {
                 ynode_free(*n);
 }
 #define _cleanup_ynode_ __attribute__((cleanup(ynode_freep)))
+/* ynode_free() of a tree that held secrets: every scalar and key is wiped
+ * with explicit_bzero() first. */
+void ynode_free_erase(struct ynode *n);
+static inline void ynode_free_erasep(struct ynode **n) {
+        ynode_free_erase(*n);
+}
+#define _cleanup_ynode_erase_ __attribute__((cleanup(ynode_free_erasep)))
 
 /* Mapping lookup; NULL when absent or when `map` is not a mapping. */
 struct ynode *ynode_get(const struct ynode *map, const char *key);
@@ -81,3 +89,25 @@ int ynode_map_set(struct ynode *map, const char *key, struct ynode *value, size_
 /* A copy of `s` fit for an error message: at most `max_len` bytes (then
  * "..."), control characters replaced by '?'. NULL on allocation failure. */
 char *ystr_printable(const char *s, size_t max_len);
+
+/* ---- messages about a named YAML file -------------------------------------- */
+
+/* yaml_parse_one() whose failure is reported as "<name>:<line>:<column>:
+ * reason" in *ret_error (-EBADMSG; -ENOMEM as it is). */
+int yaml_parse_named(const char *name, const char *data, size_t size, const struct yaml_limits *limits,
+                     struct ynode **ret, char **ret_error);
+
+/* Replaces *ret_error (when not NULL) with "<name>:<line>:<column>: <path>:
+ * <what>" (no ":<line>:<column>" when `at` is NULL or has no position, no
+ * "<path>: " when path is NULL) and returns -EBADMSG, or -ENOMEM. Pass no
+ * field's value in the arguments: messages never quote values. */
+int yaml_error(char **ret_error, const char *name, const struct ynode *at, const char *path, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
+int yaml_verror(char **ret_error, const char *name, const struct ynode *at, const char *path,
+                const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+/* Every key of the mapping one of `allowed` (NULL-terminated)? 0, or
+ * yaml_error() at the first other key: "<name>:<l>:<c>: <prefix><key>:
+ * expected one of the keys <allowed> (unknown key)". */
+int ynode_check_keys(const struct ynode *map, const char *const *allowed, const char *name,
+                     const char *prefix, char **ret_error);

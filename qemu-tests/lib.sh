@@ -110,6 +110,9 @@ ks_make_seed() { # dir, output image
 # Boots a copy of the image. Waits for the agent's final console line (or
 # the timeout), then presses the ACPI power button and waits for QEMU to
 # exit. Sets KS_BOOT_SECONDS. Extra QEMU arguments after the 4th argument.
+# KS_DISK_FORMAT: the disk's format (default raw; qcow2 for an overlay on the
+# shared image). KS_HOLD: a file; once the agent finished, the VM keeps
+# running until it exists (a control plane the other nodes still need).
 ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu args...]
         local disk=$1 seed=$2 work=$3 name=$4
         shift 4
@@ -124,7 +127,7 @@ ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu a
                 -nodefaults -display none -no-reboot \
                 -drive if=pflash,format=raw,readonly=on,file="$KS_FW_CODE" \
                 -drive if=pflash,format=raw,file="$work/$name.vars.fd" \
-                -drive "file=$disk,format=raw,if=virtio" "${seed_args[@]}" \
+                -drive "file=$disk,format=${KS_DISK_FORMAT:-raw},if=virtio" "${seed_args[@]}" \
                 -serial "file:$log" -monitor "pipe:$mon" "$@" \
                 >"$work/$name.qemu.log" 2>&1 &
         local qpid=$!
@@ -140,6 +143,12 @@ ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu a
                 sleep 2
         done
         KS_BOOT_SECONDS=$((SECONDS - start))
+        if [ $finished -eq 1 ] && [ -n "${KS_HOLD:-}" ]; then
+                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; running until $KS_HOLD exists"
+                while [ ! -e "$KS_HOLD" ] && kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+                        sleep 2
+                done
+        fi
         if [ $finished -eq 1 ]; then
                 ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; powering off"
                 echo system_powerdown >&"$monfd"

@@ -5,7 +5,8 @@
 # IMAGE is the product image; DOUBLES-IMAGE the same profile built with the
 # kubeadm/kubectl test double (make test-image-doubles); CROSS-IMAGE the
 # product image cross-built for another architecture (make test-image
-# ARCH=arm64), booted by boot-basic only.
+# ARCH=arm64), booted by boot-basic only. KUBESEED: the kubeseed program
+# cluster-plan.sh runs (the Makefile passes $(B)/kubeseed).
 here=$(cd "$(dirname "$0")" && pwd)
 usage="usage: run-all.sh IMAGE.raw DOUBLES-IMAGE.raw [ARCH [CROSS-IMAGE.raw CROSS-ARCH]]"
 image=${1:?$usage}
@@ -39,6 +40,7 @@ run() { # scenario, image, arch
 }
 run boot-basic "$image" "$arch"
 run firstboot-roles "$doubles" "$arch"
+run cluster-plan "$doubles" "$arch"
 [ -n "$cross_image" ] && run boot-basic "$cross_image" "$cross_arch"
 echo "qemu: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -203,8 +203,9 @@ struct fake_http {
         const struct fake_reply *script; /* the last entry repeats */
         size_t n_script;
         size_t calls;
-        char *url;   /* of the first call */
-        char **pins; /* pinned_ca_hashes of the first call */
+        char *url;        /* of the first call */
+        char **pins;      /* pinned_ca_hashes of the first call */
+        char *pinned_pem; /* pinned_ca_pem of the first call */
 };
 static struct fake_http fh;
 
@@ -212,6 +213,7 @@ static int fake_perform(const struct http_request *req, struct http_response *re
         size_t i = fh.calls < fh.n_script ? fh.calls : fh.n_script - 1;
         if (fh.calls++ == 0) {
                 fh.url = strdup(req->url);
+                fh.pinned_pem = req->pinned_ca_pem ? strdup(req->pinned_ca_pem) : NULL;
                 for (const char *const *p = req->pinned_ca_hashes; p && *p; p++)
                         if (strv_push(&fh.pins, *p) < 0)
                                 return -ENOMEM;
@@ -287,6 +289,7 @@ static int teardown(void **state) {
         http_ops = e->saved_http;
         strv_free(fp.calls);
         free(fh.url);
+        free(fh.pinned_pem);
         strv_free(fh.pins);
         fp = (struct fake_proc){};
         fh = (struct fake_http){};
@@ -304,8 +307,9 @@ static void clear_calls(void) {
         fp.ca_at_init = -1;
         fp.resets = 0;
         free(fh.url);
+        free(fh.pinned_pem);
         strv_free(fh.pins);
-        fh.url = NULL;
+        fh.url = fh.pinned_pem = NULL;
         fh.pins = NULL;
         fh.calls = 0;
 }
@@ -750,6 +754,7 @@ static void test_worker(void **state) {
         assert_string_equal(fh.url, HEALTHZ);
         assert_int_equal(strv_length(fh.pins), 1);
         assert_string_equal(fh.pins[0], ca.hash);
+        assert_null(fh.pinned_pem); /* no ca-cert in the metadata: the server must send its CA */
 
         const char *want[] = {VERSION_CALL, JOIN, NULL};
         assert_calls(want);
@@ -774,6 +779,32 @@ static void test_worker(void **state) {
         assert_last_line(e, "kubeseed-firstboot: finished: ok");
         const char *token_ok[] = {"/root" KUBEADM_CONFIG_PATH, "/seed/user-data", NULL};
         assert_secret_only_in(e, TOKEN, token_ok);
+}
+
+/* With the CA's certificate in the metadata (what kubeseed plan writes),
+ * the wait verifies the server with it: kube-apiserver sends no CA. */
+static void test_worker_with_ca_cert(void **state) {
+        struct env *e = *state;
+        _cleanup_free_ char *pem = tu_indent(ca.cert, "      ");
+        _cleanup_free_ char *ud = strdupf("#cloud-config\nkubeseed:\n  role: worker\n  cluster:\n"
+                                          "    endpoint: " ENDPOINT "\n    token: " TOKEN "\n"
+                                          "    ca-cert-hash: %s\n    ca-cert: |\n%s"
+                                          "  node:\n    labels: {disk: ssd, example.com/zone: a}\n",
+                                          ca.hash, pem);
+        write_seed(e, META_WORKER, ud);
+        static const struct fake_reply script[] = {{.r = 0, .status = 200}};
+        fh.script = script;
+        fh.n_script = ELEMENTSOF(script);
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        assert_string_equal(fh.pins[0], ca.hash);
+        assert_string_equal(fh.pinned_pem, ca.cert);
+        /* A worker places no CA (kubeadm join's preflight refuses an existing ca.crt). */
+        assert_false(exists_rel(e, CA_CERT_PATH));
+        /* The node's labels, for kubelet. */
+        _cleanup_free_ char *yaml = read_rel(e, KUBEADM_CONFIG_PATH);
+        assert_non_null(strstr(yaml, "- name: node-labels\n    value: disk=ssd,example.com/zone=a\n"));
+        assert_last_line(e, "kubeseed-firstboot: finished: ok");
 }
 
 static void test_worker_wrong_ca(void **state) {
@@ -909,7 +940,10 @@ static void test_resume_kubeadm_init(void **state) {
 
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
         _cleanup_state_ struct state *after = load_state(e);
-        assert_int_equal(step_of(after, STEP_HOSTNAME)->start, 1002);
+        size_t hostname_at = 0;
+        while (!streq(plan[hostname_at], STEP_HOSTNAME))
+                hostname_at++;
+        assert_int_equal(step_of(after, STEP_HOSTNAME)->start, 1000 + hostname_at);
         assert_string_equal(step_of(after, STEP_HOSTNAME)->detail, "earlier");
         assert_int_equal(step_of(after, STEP_KUBEADM_INIT)->start, NOW);
         assert_true(exists_rel(e, AGENT_DONE_PATH));
@@ -1405,6 +1439,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_addons_failure_and_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_control_plane_with_workers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_worker_with_ca_cert, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_worker_wrong_ca, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_token, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resume_kubeadm_init, setup, teardown),

@@ -443,6 +443,25 @@ static void test_render_schema_variants(void **state) {
                 assert_non_null(strstr(
                         t3, "  taints:\n  - key: dedicated\n    value: infra\n    effect: NoSchedule\n"
                             "  - key: example.com/gpu\n    effect: NoExecute\n"));
+
+                /* node labels: kubelet's --node-labels, beside --node-ip. */
+                char *labels[] = {"disk=ssd", "example.com/zone=", NULL};
+                struct kubeadm_config labelled = join_config(versions[i]);
+                labelled.node_labels = labels;
+                _cleanup_free_ char *t4 = render(false, &labelled);
+                check_schema(t4, bit);
+                if (api >= KUBEADM_API_V1BETA4)
+                        assert_non_null(strstr(
+                                t4, "  kubeletExtraArgs:\n  - name: node-ip\n    value: \"10.0.0.21\"\n"
+                                    "  - name: node-labels\n    value: disk=ssd,example.com/zone=\n"));
+                else
+                        assert_non_null(strstr(t4, "  kubeletExtraArgs:\n    node-ip: \"10.0.0.21\"\n"
+                                                   "    node-labels: disk=ssd,example.com/zone=\n"));
+                labelled.node_ip = NULL;
+                _cleanup_free_ char *t5 = render(false, &labelled);
+                check_schema(t5, bit);
+                assert_null(strstr(t5, "node-ip"));
+                assert_non_null(strstr(t5, "node-labels"));
         }
 }
 

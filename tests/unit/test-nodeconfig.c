@@ -266,6 +266,17 @@ static void test_names(void **unused) {
         assert_false(nodeconfig_label_value_valid("ssd "));
         assert_false(nodeconfig_label_value_valid("a/b"));
         assert_false(nodeconfig_label_value_valid(".x"));
+        assert_true(nodeconfig_disk_valid("/dev/vdb"));
+        assert_true(nodeconfig_disk_valid("/dev/disk/by-id/nvme-Samsung_SSD_970_S1234"));
+        assert_false(nodeconfig_disk_valid("vdb"));
+        assert_false(nodeconfig_disk_valid("/dev/"));
+        assert_false(nodeconfig_disk_valid("/dev//vdb"));
+        assert_false(nodeconfig_disk_valid("/dev/vdb/"));
+        assert_false(nodeconfig_disk_valid("/dev/../etc/shadow"));
+        assert_false(nodeconfig_disk_valid("/dev/./vdb"));
+        assert_false(nodeconfig_disk_valid("/dev/v db"));
+        assert_false(nodeconfig_disk_valid("/etc/passwd"));
+        assert_false(nodeconfig_disk_valid(NULL));
 }
 
 static void test_taint(void **unused) {
@@ -352,10 +363,21 @@ static void test_worker(void **unused) {
         assert_int_equal(c.n_taints, 1);
         assert_string_equal(c.taints[0].key, "dedicated");
         assert_string_equal(c.taints[0].effect, "NoSchedule");
+        assert_null(c.disks);
         assert_null(c.addons);
         assert_int_equal(c.power_mode, POWER_MODE_NONE);
         assert_null(c.warnings);
         assert_false(nodeconfig_should_untaint(&c));
+        nodeconfig_done(&c);
+        /* Spare disks for storage. */
+        assert_int_equal(
+                parse("#cloud-config\nkubeseed:\n  role: worker\n  cluster:\n    endpoint: 10.0.0.10:6443\n"
+                      "    token: " TOKEN "\n    ca-cert-hash: " HASH_A "\n  node:\n"
+                      "    disks: [/dev/vdb, /dev/disk/by-id/virtio-spare]\n",
+                      &c, &err),
+                0);
+        assert_int_equal(strv_length(c.disks), 2);
+        assert_string_equal(c.disks[1], "/dev/disk/by-id/virtio-spare");
         nodeconfig_done(&c);
         /* The destructor leaves nothing behind, the struct included. */
         static const struct nodeconfig zero;
@@ -593,8 +615,8 @@ static void test_error_structure(void **unused) {
                      "ca-cert-hash, ca-cert, ca-key, certificate-key, pod-subnet, service-subnet, "
                      "kubernetes-version (unknown key)");
         expect_error("#cloud-config\nkubeseed:\n  role: worker\n  node: {ipp: 10.0.0.1}\n", SOURCE
-                     ": user-data:4:10: kubeseed.node.ipp: expected one of the keys ip, labels, taints "
-                     "(unknown key)");
+                     ": user-data:4:10: kubeseed.node.ipp: expected one of the keys ip, labels, taints, "
+                     "disks (unknown key)");
         expect_error("#cloud-config\nkubeseed:\n  role: worker\n  role: worker\n",
                      SOURCE ": user-data:4:3: duplicate key 'role' (first at 3:3)");
         expect_error("#cloud-config\nkubeseed:\n  role: worker\n  cluster: [a]\n",
@@ -665,6 +687,14 @@ static void test_error_fields(void **unused) {
                      SOURCE
                      ": user-data:5:14: kubeseed.node.taints[0]: expected a taint key[=value]:Effect, "
                      "Effect NoSchedule, PreferNoSchedule or NoExecute");
+        expect_error("#cloud-config\nkubeseed:\n  role: worker\n  node:\n    disks: [vdb]\n", SOURCE
+                     ": user-data:5:13: kubeseed.node.disks[0]: expected a device path below /dev/ (such as "
+                     "/dev/vdb)");
+        expect_error("#cloud-config\nkubeseed:\n  role: worker\n  node:\n    disks: [/dev/vdb, /dev/vdb]\n",
+                     SOURCE
+                     ": user-data:5:23: kubeseed.node.disks[1]: expected each item once (this one repeats)");
+        expect_error("#cloud-config\nkubeseed:\n  role: worker\n  node:\n    disks: /dev/vdb\n",
+                     SOURCE ": user-data:5:12: kubeseed.node.disks: expected a list of device paths");
         expect_error("#cloud-config\nkubeseed:\n  role: worker\n  addons: [flannel, Dashboard]\n",
                      SOURCE ": user-data:4:21: kubeseed.addons[1]: expected an add-on name (1-63 lowercase "
                             "letters, digits and '-')");

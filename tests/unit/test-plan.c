@@ -18,11 +18,11 @@
 /* The plans, spelled out: a change of order or of a step is a change of the
  * agent's behaviour (and of every state file written before it). */
 static const char *const control_plane[] = {
-        STEP_METADATA,       STEP_REPORT,       STEP_HOSTNAME,   STEP_IMAGES,  STEP_CA,
-        STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT, NULL,
+        STEP_METADATA,       STEP_NETWORK,      STEP_REPORT,     STEP_HOSTNAME, STEP_IMAGES, STEP_CA,
+        STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT,  NULL,
 };
 static const char *const joiner[] = {
-        STEP_METADATA, STEP_REPORT,         STEP_HOSTNAME,     STEP_IMAGES,
+        STEP_METADATA, STEP_NETWORK,        STEP_REPORT,       STEP_HOSTNAME, STEP_IMAGES,
         STEP_WAIT_API, STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, NULL,
 };
 
@@ -76,9 +76,19 @@ static void test_plan_for_role(void **unused) {
 static void test_step_always(void **unused) {
         (void) unused;
         assert_true(plan_step_always(STEP_METADATA));
-        const char *others[] = {STEP_REPORT,         STEP_HOSTNAME,     STEP_IMAGES,     STEP_CA,
-                                STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT,
-                                STEP_WAIT_API,       STEP_KUBEADM_JOIN, "seed",          ""};
+        const char *others[] = {STEP_NETWORK,
+                                STEP_REPORT,
+                                STEP_HOSTNAME,
+                                STEP_IMAGES,
+                                STEP_CA,
+                                STEP_KUBEADM_CONFIG,
+                                STEP_KUBEADM_INIT,
+                                STEP_KUBECONFIG,
+                                STEP_UNTAINT,
+                                STEP_WAIT_API,
+                                STEP_KUBEADM_JOIN,
+                                "seed",
+                                ""};
         for (size_t i = 0; i < ELEMENTSOF(others); i++)
                 if (plan_step_always(others[i]))
                         fail_msg("step '%s' runs on every boot", others[i]);
@@ -122,7 +132,7 @@ static void test_next_no_state(void **unused) {
                 /* No state at all (NULL) and an empty state: the first step after the metadata. */
                 assert_int_equal(plan_next(plan, NULL, &i), PLAN_RUN);
                 assert_int_equal(i, 1);
-                assert_string_equal(plan[i], STEP_REPORT);
+                assert_string_equal(plan[i], STEP_NETWORK);
                 _cleanup_state_ struct state *s = state_new();
                 assert_non_null(s);
                 i = 99;
@@ -234,6 +244,7 @@ static void test_next_gap(void **unused) {
         /* A failed step before a running one: the failed one comes first. */
         _cleanup_state_ struct state *t = state_new();
         assert_non_null(t);
+        assert_int_equal(state_step_done(t, STEP_NETWORK, 5, NULL), 0);
         assert_int_equal(state_step_failed(t, STEP_HOSTNAME, 5, "x"), 0);
         assert_int_equal(state_step_done(t, STEP_REPORT, 5, NULL), 0);
         assert_int_equal(state_step_running(t, STEP_IMAGES, 6), 0);
