@@ -185,7 +185,8 @@ int main(int argc, char **argv) {
                 return plan_main(argc, argv);
         if (!streq(cmd, "build") && !streq(cmd, "check") && !streq(cmd, "fetch") && !streq(cmd, "preload") &&
             !streq(cmd, "sysroot")) {
-                log_error("unknown command '%s' (expected build, fetch, preload, check, sysroot, plan or seed)",
+                log_error("unknown command '%s' (expected build, fetch, preload, check, sysroot, plan or "
+                          "seed)",
                           cmd);
                 usage(stderr);
                 return 2;
