@@ -1,0 +1,42 @@
+# The REAL Kubernetes v1.20.2 bundle and its images, built from Debian's
+# packages only (qemu-tests/k8s/README.md). Included from the Makefile; uses
+# its B, CACHE, CC, CFLAGS and $(B)/mktestbundle. Slow when cold (the Go
+# build, 10-15 minutes on 2 cores), seconds when warm (cached under CACHE).
+#
+#   make k8s-bundle     -> $(B)/k8s-1.20.2-bundle, $(B)/k8s-1.20.2-images
+#   make k8s-image      -> the debian-bookworm image built from them
+
+K8S_REAL_VERSION := v1.20.2
+K8S_REAL_CNI_VERSION := v1.1.1
+K8S_REAL_CRICTL_VERSION := v0.0.0
+K8S_REAL_BUNDLE := $(B)/k8s-1.20.2-bundle
+K8S_REAL_IMAGES := $(B)/k8s-1.20.2-images
+K8S_REAL_OUT := $(OUT)/k8s-1.20.2
+
+.PHONY: k8s-bundle k8s-check k8s-image
+
+# crictl is not in Debian: the crictl test double stands in for it
+# (qemu-tests/k8s/README.md says what kubeadm uses it for).
+$(B)/k8s/crictl-standin: qemu-tests/doubles/crictl-double.c
+	@mkdir -p $(dir $@)
+	$(CC) $(DOUBLE_STATIC_CFLAGS) -DCRICTL_DOUBLE_VERSION='"$(K8S_REAL_CRICTL_VERSION)"' -o $@ $<
+
+k8s-bundle: deps-check $(B)/mktestbundle $(B)/k8s/crictl-standin
+	qemu-tests/k8s/build-bundle.sh $(CACHE) $(B)/mktestbundle $(B)/k8s/crictl-standin \
+		$(K8S_REAL_BUNDLE) $(K8S_REAL_IMAGES)
+
+# The built kubeadm, on the host: its version, and the reflect2 reproducer.
+k8s-check: k8s-bundle
+	qemu-tests/k8s/check-binaries.sh $(K8S_REAL_BUNDLE)
+
+# The test profile built from the bundle, as an air-gapped site would.
+k8s-image: AGENT_PROFILE = $(TEST_PROFILE)
+k8s-image: all $(AGENT) k8s-bundle
+	$(B)/kubeseed build -p images/$(TEST_PROFILE).yaml --arch $(ARCH) -o $(K8S_REAL_OUT) --cache $(CACHE) \
+		--agent $(AGENT) \
+		--set kubernetes.version=$(K8S_REAL_VERSION) \
+		--set kubernetes.source=dir:$(realpath $(K8S_REAL_BUNDLE)) \
+		--set kubernetes.crictl.version=$(K8S_REAL_CRICTL_VERSION) \
+		--set kubernetes.cni.version=$(K8S_REAL_CNI_VERSION) \
+		--set images.source=dir:$(realpath $(K8S_REAL_IMAGES)) \
+		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
