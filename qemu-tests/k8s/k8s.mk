@@ -15,19 +15,20 @@ K8S_REAL_OUT := $(OUT)/k8s-1.20.2
 
 .PHONY: k8s-bundle k8s-check k8s-image
 
-# crictl is not in Debian: the crictl test double stands in for it
-# (qemu-tests/k8s/README.md says what kubeadm uses it for).
-$(B)/k8s/crictl-standin: qemu-tests/doubles/crictl-double.c
+# crictl is not in Debian: a stand-in answers what kubeadm v1.20 asks, through
+# containerd's ctr (qemu-tests/k8s/README.md).
+$(B)/k8s/crictl-standin: qemu-tests/k8s/crictl-standin.c qemu-tests/doubles/crictl-opts.h
 	@mkdir -p $(dir $@)
-	$(CC) $(DOUBLE_STATIC_CFLAGS) -DCRICTL_DOUBLE_VERSION='"$(K8S_REAL_CRICTL_VERSION)"' -o $@ $<
+	$(CC) $(DOUBLE_STATIC_CFLAGS) -DCRICTL_STANDIN_VERSION='"$(K8S_REAL_CRICTL_VERSION)"' -o $@ $<
 
 k8s-bundle: deps-check $(B)/mktestbundle $(B)/k8s/crictl-standin
 	qemu-tests/k8s/build-bundle.sh $(CACHE) $(B)/mktestbundle $(B)/k8s/crictl-standin \
 		$(K8S_REAL_BUNDLE) $(K8S_REAL_IMAGES)
 
-# The built kubeadm, on the host: its version, and the reflect2 reproducer.
+# On the host: the binaries' versions, the reflect2 reproducer, the images
+# in a private containerd, the crictl stand-in.
 k8s-check: k8s-bundle
-	qemu-tests/k8s/check-binaries.sh $(K8S_REAL_BUNDLE)
+	qemu-tests/k8s/check.sh $(K8S_REAL_BUNDLE) $(K8S_REAL_IMAGES)
 
 # The test profile built from the bundle, as an air-gapped site would.
 k8s-image: AGENT_PROFILE = $(TEST_PROFILE)
