@@ -4,7 +4,9 @@
 # build, 10-15 minutes on 2 cores), seconds when warm (cached under CACHE).
 #
 #   make k8s-bundle     -> $(B)/k8s-1.20.2-bundle, $(B)/k8s-1.20.2-images
+#   make k8s-check      -> the binaries and images checked on the host
 #   make k8s-image      -> the debian-bookworm image built from them
+#   make k8s-boot-cp    -> that image booted as a control plane (QEMU)
 
 K8S_REAL_VERSION := v1.20.2
 K8S_REAL_CNI_VERSION := v1.1.1
@@ -12,8 +14,13 @@ K8S_REAL_CRICTL_VERSION := v0.0.0
 K8S_REAL_BUNDLE := $(B)/k8s-1.20.2-bundle
 K8S_REAL_IMAGES := $(B)/k8s-1.20.2-images
 K8S_REAL_OUT := $(OUT)/k8s-1.20.2
+# What a boot under QEMU needs (README.md): the kubelet of v1.20 on cgroup v1,
+# room for the kubelet's eviction thresholds.
+K8S_REAL_CMDLINE := rw systemd.unified_cgroup_hierarchy=0
+K8S_REAL_DISK := 6G
+K8S_REAL_IMAGE := $(K8S_REAL_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
 
-.PHONY: k8s-bundle k8s-check k8s-image
+.PHONY: k8s-bundle k8s-check k8s-image k8s-boot-cp
 
 # crictl is not in Debian: a stand-in answers what kubeadm v1.20 asks, through
 # containerd's ctr (qemu-tests/k8s/README.md).
@@ -40,4 +47,9 @@ k8s-image: all $(AGENT) k8s-bundle
 		--set kubernetes.crictl.version=$(K8S_REAL_CRICTL_VERSION) \
 		--set kubernetes.cni.version=$(K8S_REAL_CNI_VERSION) \
 		--set images.source=dir:$(realpath $(K8S_REAL_IMAGES)) \
+		--set kernel.cmdline="$(K8S_REAL_CMDLINE)" --set disk.size=$(K8S_REAL_DISK) \
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
+
+# One control plane from that image: the real kubeadm init run by the agent.
+k8s-boot-cp: k8s-image
+	qemu-tests/k8s/boot-cp.sh $(K8S_REAL_IMAGE) $(ARCH)
