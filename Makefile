@@ -201,3 +201,4 @@ $(B)/kubeadm-double: qemu-tests/doubles/kubeadm-double.c $(B)/libkubeseed.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(B)/libkubeseed.a $(PKG_LIBS)
 
 include qemu-tests/doubles/doubles.mk
+include qemu-tests/k8s/k8s.mk

@@ -30,6 +30,11 @@ const char *const rootfs_base_packages[] = {
         "ca-certificates",
         "containerd",
         "runc",
+        /* kubeadm's preflight requires both in PATH on every node
+         * (FileExisting-iptables, FileExisting-conntrack), and kubelet and
+         * the CNI plugins (bridge's ipMasq, portmap) run iptables. */
+        "iptables",
+        "conntrack",
         "systemd-boot-efi",
         /* The agent's shared libraries (same names in Debian 12 and Ubuntu
          * 24.04 through their t64 Provides). */

@@ -351,6 +351,23 @@ int kubeadm_render_init(const struct kubeadm_config *c, char **ret_text, size_t 
         yemit_map_end(e);
         yemit_document_end(e);
 
+        /* KubeletConfiguration: containerd runs runc with SystemdCgroup =
+         * true (builder/kubernetes.c), and the kubelet must use the same
+         * cgroup driver or no pod sandbox starts. kubeadm defaults it to
+         * systemd from v1.22; before, to cgroupfs (after failing to ask
+         * Docker). kubeadm init uploads it for the nodes that join. */
+        struct kubeadm_version v;
+        if (kubeadm_parse_version(c->kubernetes_version, &v) >= 0 && v.major == 1 &&
+            v.minor < KUBEADM_SYSTEMD_CGROUP_DEFAULT_MINOR) {
+                yemit_document_start(e);
+                yemit_map_start(e);
+                yemit_kv(e, "apiVersion", KUBELET_CONFIG_API);
+                yemit_kv(e, "kind", "KubeletConfiguration");
+                yemit_kv(e, "cgroupDriver", "systemd");
+                yemit_map_end(e);
+                yemit_document_end(e);
+        }
+
         return finish(e, ret_text, ret_size, ret_error);
 }
 

@@ -100,7 +100,14 @@ struct kubeadm_config {
         unsigned discovery_timeout_sec;
 };
 
-/* InitConfiguration + ClusterConfiguration, two YAML documents. 0, or
+/* The kubelet's component configuration API, and the first minor whose
+ * kubeadm defaults the kubelet's cgroup driver to systemd. */
+#define KUBELET_CONFIG_API "kubelet.config.k8s.io/v1beta1"
+#define KUBEADM_SYSTEMD_CGROUP_DEFAULT_MINOR 22
+
+/* InitConfiguration + ClusterConfiguration, two YAML documents, and before
+ * v1.22 a third, KubeletConfiguration with cgroupDriver: systemd (the
+ * driver of the images' containerd). 0, or
  * -EINVAL/-ENOTSUP with ret_error naming the field. *ret_text is
  * NUL-terminated; the caller frees it (it holds secrets). */
 int kubeadm_render_init(const struct kubeadm_config *c, char **ret_text, size_t *ret_size, char **ret_error);

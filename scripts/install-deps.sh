@@ -13,6 +13,10 @@ packages=(
         qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
         openssl
         skopeo containerd docker-registry containernetworking-plugins
+        # The real Kubernetes bundle of the tests (qemu-tests/k8s/): Go and
+        # the reflect2 fix to build Debian's kubernetes source, rsync for
+        # its build scripts.
+        golang-1.19 golang-github-modern-go-reflect2-dev rsync
         # The other architecture's images: its rootfs runs through qemu-user
         # (binfmt_misc), its agent is cross-compiled and its UKI written by
         # that architecture's objcopy.

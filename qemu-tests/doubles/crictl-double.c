@@ -18,21 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crictl-opts.h"
+
 #ifndef CRICTL_DOUBLE_VERSION
 #error "build with -DCRICTL_DOUBLE_VERSION='\"v1.31.1\"'"
 #endif
-
-static int takes_value(const char *opt) {
-        static const char *const with_value[] = {
-                "-r", "--runtime-endpoint", "-i", "--image-endpoint", "-c", "--config", "-t", "--timeout",
-        };
-        if (strchr(opt, '='))
-                return 0;
-        for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
-                if (strcmp(opt, with_value[i]) == 0)
-                        return 1;
-        return 0;
-}
 
 int main(int argc, char **argv) {
         const char *cmd = NULL;

@@ -49,7 +49,7 @@ $(B)/pause: qemu-tests/doubles/pause.c
 $(B)/kubelet-double: qemu-tests/doubles/kubelet-double.c
 	@mkdir -p $(dir $@)
 	$(CC) $(DOUBLE_STATIC_CFLAGS) -DKUBELET_DOUBLE_VERSION='"$(TEST_K8S_VERSION)"' -o $@ $<
-$(B)/crictl-double: qemu-tests/doubles/crictl-double.c
+$(B)/crictl-double: qemu-tests/doubles/crictl-double.c qemu-tests/doubles/crictl-opts.h
 	@mkdir -p $(dir $@)
 	$(CC) $(DOUBLE_STATIC_CFLAGS) -DCRICTL_DOUBLE_VERSION='"$(TEST_CRICTL_VERSION)"' -o $@ $<
 $(B)/mktestbundle: qemu-tests/doubles/mktestbundle.c $(B)/libkubeseed.a

@@ -250,9 +250,15 @@ static int load_config(const char *file, struct config *c) {
                 const char *kind = ynode_get_str(c->docs[i], "kind");
                 if (!api || !kind)
                         return fail("--config document %zu has no apiVersion/kind", i + 1);
-                if (!streq(api, expected_api()))
+                /* Component configurations have their own API groups. */
+                const char *want = expected_api();
+                if (streq(kind, "KubeletConfiguration"))
+                        want = "kubelet.config.k8s.io/v1beta1";
+                else if (streq(kind, "KubeProxyConfiguration"))
+                        want = "kubeproxy.config.k8s.io/v1alpha1";
+                if (!streq(api, want))
                         return fail("%s: apiVersion %s is not the one kubeadm %s reads (%s)", kind, api,
-                                    version(), expected_api());
+                                    version(), want);
                 if (streq(kind, "InitConfiguration"))
                         c->init = c->docs[i];
                 else if (streq(kind, "ClusterConfiguration"))

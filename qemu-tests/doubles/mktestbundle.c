@@ -10,7 +10,8 @@
  *           --kubeadm build/kubeadm-double --kubelet build/kubelet-double \
  *           --crictl build/crictl-double --cni-dir /usr/lib/cni --out DIR
  *
- * writes DIR/{kubeadm,kubectl,kubelet}, DIR/crictl-<v>-linux-<arch>.tar.gz
+ * writes DIR/{kubeadm,kubectl,kubelet} (kubectl: --kubectl FILE, else a copy
+ * of --kubeadm, the double that dispatches on argv[0]), DIR/crictl-<v>-linux-<arch>.tar.gz
  * (one member, crictl), DIR/cni-plugins-linux-<arch>-<v>.tgz (every regular
  * file of --cni-dir, by name) and DIR/SHA256SUMS (last), in the layout of
  * docs/kubernetes-bundle.md. Then it checks the result with the builder's
@@ -24,6 +25,16 @@
  * `pause` program as /pause, entrypoint ["/pause"], its own config (labels
  * naming it a test image) and OCI manifest. The layer is shared, so it is
  * stored once. Then it reads the archive back (ociarchive_read).
+ *
+ *   mktestbundle oci --arch amd64 --out FILE \
+ *           --image k8s.gcr.io/kube-proxy:v1.20.2 --layer base.tar --layer proxy.tar \
+ *           --entrypoint /usr/local/bin/kube-proxy --env PATH=... --source TEXT ...
+ *
+ * writes FILE: one OCI image-layout archive of images made of root file
+ * system tarballs (uncompressed, each gzip'd here, diff_id its SHA-256; a
+ * tar named by several images is one layer), each with the entrypoint,
+ * environment and org.kubeseed.source label that follow its --image. Used
+ * by qemu-tests/k8s/ for the images of the real Kubernetes bundle.
  *
  * Everything is deterministic: tar members sorted, uid/gid 0, no owner
  * names, mtime and the configs' `created` = SOURCE_DATE_EPOCH (0 when
@@ -64,16 +75,27 @@
 
 #define FILE_MAX (256u << 20) /* any one input file */
 #define CNI_FILES_MAX 256u    /* plugins in --cni-dir */
+#define LAYER_MAX (1u << 30)  /* one --layer tar (oci) */
 #define BLOB_MEDIA_CONFIG "application/vnd.oci.image.config.v1+json"
 #define BLOB_MEDIA_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 
+struct oci_image {
+        const char *name;
+        char **layers; /* uncompressed tars, bottom first */
+        const char *entrypoint;
+        char **env;
+        const char *source;
+};
+
 struct options {
         const char *version, *arch, *crictl_version, *cni_version;
-        const char *kubeadm, *kubelet, *crictl, *cni_dir, *pause, *out;
+        const char *kubeadm, *kubelet, *kubectl, *crictl, *cni_dir, *pause, *out;
         char **extra_images; /* --extra-image, repeated: more names for the pause image */
         const char *dir;     /* serve */
         unsigned port;       /* serve */
         int64_t epoch;
+        struct oci_image *oci_images; /* oci: --image, each with what follows it */
+        size_t n_oci_images;
 };
 
 struct member {
@@ -387,14 +409,19 @@ static int cmd_bundle(const struct options *o) {
         r = read_input(o->kubelet, a, &files[1].data, &files[1].size);
         if (r < 0)
                 goto done;
-        /* kubectl: a copy of the kubeadm double, which dispatches on argv[0]. */
-        files[2].data = malloc(files[0].size + 1);
-        if (!files[2].data) {
-                r = log_oom();
-                goto done;
+        if (o->kubectl) { /* a real kubectl (qemu-tests/k8s/) */
+                r = read_input(o->kubectl, a, &files[2].data, &files[2].size);
+                if (r < 0)
+                        goto done;
+        } else { /* a copy of the kubeadm double, which dispatches on argv[0] */
+                files[2].data = malloc(files[0].size + 1);
+                if (!files[2].data) {
+                        r = log_oom();
+                        goto done;
+                }
+                memcpy(files[2].data, files[0].data, files[0].size);
+                files[2].size = files[0].size;
         }
-        memcpy(files[2].data, files[0].data, files[0].size);
-        files[2].size = files[0].size;
 
         struct member crictl = {.name = (char *) "crictl"};
         r = read_input(o->crictl, a, &crictl.data, &crictl.size);
@@ -488,10 +515,26 @@ static void json_descriptor(struct json *j, const char *media_type, const struct
         json_end_object(j);
 }
 
-/* One test image: a config naming `name` and the shared layer, its manifest.
- * `manifest` gets the manifest's descriptor. */
+/* What an image's config says beyond its layers. */
+struct image_config {
+        const char *entrypoint; /* NULL: none */
+        char *const *env;       /* NULL-terminated; may be NULL */
+        bool double_label;      /* org.kubeseed.test-double=true */
+        const char *source;     /* org.kubeseed.source; may be NULL */
+        const char *created_by; /* history */
+};
+
+struct layer {
+        char *path; /* the uncompressed tar it was made from; NULL for the pause layer */
+        struct blob blob;
+        char diff_id[7 + SHA256_HEX_LEN + 1];
+};
+
+/* One image: a config naming `name` and its layers (bottom first), its
+ * manifest. `manifest` gets the manifest's descriptor. */
 static int make_image(const char *store, const char *name, const struct arch_info *a, const char *created,
-                      const struct blob *layer, const char *diff_id, struct blob *manifest) {
+                      const struct image_config *ic, const struct layer *const *layers, size_t n_layers,
+                      struct blob *manifest) {
         struct json j = {0};
         json_begin_object(&j);
         json_kv_string(&j, "created", created);
@@ -501,15 +544,27 @@ static int make_image(const char *store, const char *name, const struct arch_inf
         json_kv_string(&j, "os", "linux");
         json_key(&j, "config");
         json_begin_object(&j);
-        json_key(&j, "Entrypoint");
-        json_begin_array(&j);
-        json_string(&j, "/pause");
-        json_end_array(&j);
+        if (ic->env && ic->env[0]) {
+                json_key(&j, "Env");
+                json_begin_array(&j);
+                for (char *const *e = ic->env; *e; e++)
+                        json_string(&j, *e);
+                json_end_array(&j);
+        }
+        if (ic->entrypoint) {
+                json_key(&j, "Entrypoint");
+                json_begin_array(&j);
+                json_string(&j, ic->entrypoint);
+                json_end_array(&j);
+        }
         json_kv_string(&j, "WorkingDir", "/");
         json_key(&j, "Labels");
         json_begin_object(&j);
-        json_kv_string(&j, "org.kubeseed.test-double", "true");
+        if (ic->double_label)
+                json_kv_string(&j, "org.kubeseed.test-double", "true");
         json_kv_string(&j, "org.kubeseed.test-image", name);
+        if (ic->source)
+                json_kv_string(&j, "org.kubeseed.source", ic->source);
         json_end_object(&j);
         json_end_object(&j);
         json_key(&j, "rootfs");
@@ -517,14 +572,15 @@ static int make_image(const char *store, const char *name, const struct arch_inf
         json_kv_string(&j, "type", "layers");
         json_key(&j, "diff_ids");
         json_begin_array(&j);
-        json_string(&j, diff_id);
+        for (size_t i = 0; i < n_layers; i++)
+                json_string(&j, layers[i]->diff_id);
         json_end_array(&j);
         json_end_object(&j);
         json_key(&j, "history");
         json_begin_array(&j);
         json_begin_object(&j);
         json_kv_string(&j, "created", created);
-        json_kv_string(&j, "created_by", "kubeseed mktestbundle: TEST image, /pause only");
+        json_kv_string(&j, "created_by", ic->created_by);
         json_end_object(&j);
         json_end_array(&j);
         json_end_object(&j);
@@ -546,7 +602,8 @@ static int make_image(const char *store, const char *name, const struct arch_inf
         json_descriptor(&j, BLOB_MEDIA_CONFIG, &config_blob);
         json_key(&j, "layers");
         json_begin_array(&j);
-        json_descriptor(&j, BLOB_MEDIA_LAYER_GZIP, layer);
+        for (size_t i = 0; i < n_layers; i++)
+                json_descriptor(&j, BLOB_MEDIA_LAYER_GZIP, &layers[i]->blob);
         json_end_array(&j);
         json_end_object(&j);
         _cleanup_free_ char *text = NULL;
@@ -555,6 +612,71 @@ static int make_image(const char *store, const char *name, const struct arch_inf
         if (r < 0)
                 return log_error_errno(r, "Failed to write the manifest of %s: %m", name);
         return store_put(store, text, text_size, manifest);
+}
+
+/* A layer from an uncompressed tar: diff_id its SHA-256, stored gzip'd. */
+static int make_layer(const char *store, const char *tar, size_t tar_size, struct layer *ret) {
+        char hex[SHA256_HEX_LEN + 1];
+        int r = sha256_buffer(tar, tar_size, hex);
+        if (r < 0)
+                return log_error_errno(r, "SHA-256 failed: %m");
+        snprintf(ret->diff_id, sizeof ret->diff_id, "sha256:%s", hex);
+        _cleanup_free_ char *gz = NULL;
+        size_t gz_size = 0;
+        r = gzip_buffer(tar, tar_size, &gz, &gz_size);
+        if (r < 0)
+                return r;
+        return store_put(store, gz, gz_size, &ret->blob);
+}
+
+/* Writes the archive of the images (names[i] -> manifests[i]) and reads it
+ * back, as the builder's images.source: dir: does. */
+static int write_archive(const char *archive, const char *store, char *const *names,
+                         const struct blob *manifests, size_t n_images, int64_t epoch, const char *what,
+                         const char *version, const struct arch_info *a) {
+        _cleanup_free_ struct ociarchive_image *images = calloc(n_images, sizeof *images);
+        _cleanup_free_ char *err = NULL;
+        _cleanup_ociarchive_listing_ struct ociarchive_listing *l = NULL;
+        struct ociarchive_stats stats = {0};
+        if (!images)
+                return log_oom();
+        for (size_t i = 0; i < n_images; i++)
+                images[i] = (struct ociarchive_image){
+                        .name = names[i],
+                        .manifest_digest = manifests[i].digest,
+                        .media_type = OCI_MEDIA_TYPE_MANIFEST,
+                        .size = manifests[i].size,
+                };
+        int r = ociarchive_write(archive, store, images, n_images, epoch, &stats, &err);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write '%s': %s", archive, err ? err : "(no detail)");
+        r = ociarchive_read(archive, NULL, &l, &err);
+        if (r < 0)
+                return log_error_errno(r, "'%s' does not read back: %s", archive, err ? err : "(no detail)");
+        size_t found = 0;
+        for (size_t i = 0; i < n_images; i++)
+                for (size_t k = 0; k < l->n_images; k++)
+                        if (l->images[k].name && streq(l->images[k].name, names[i]) &&
+                            streq(l->images[k].manifest_digest, manifests[i].digest)) {
+                                found++;
+                                break;
+                        }
+        if (found != n_images || l->n_images != n_images)
+                return log_error_errno(-EBADMSG, "'%s' reads back with %zu images, %zu of the %zu written",
+                                       archive, l->n_images, found, n_images);
+        printf("%s %s %s in %s: %zu blobs, %" PRIu64 " bytes (%" PRIu64 " deduplicated)\n", what, version,
+               a->oci_arch, archive, stats.n_blobs, stats.blob_bytes, stats.dedup_bytes);
+        for (size_t i = 0; i < n_images; i++)
+                printf("  %s %s\n", names[i], manifests[i].digest);
+        return 0;
+}
+
+static int format_created(int64_t epoch, char created[static 32]) {
+        time_t t = (time_t) epoch;
+        struct tm tm;
+        if (!gmtime_r(&t, &tm) || strftime(created, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return log_error_errno(-EINVAL, "SOURCE_DATE_EPOCH %" PRId64 " cannot be formatted", epoch);
+        return 0;
 }
 
 static int build_images(const struct options *o, const struct arch_info *a, const char *store,
@@ -574,39 +696,32 @@ static int build_images(const struct options *o, const struct arch_info *a, cons
         if (r < 0)
                 return r;
         _cleanup_free_ char *pause_data = pause_member.data;
-        _cleanup_free_ char *tar = NULL, *gz = NULL;
-        size_t tar_size = 0, gz_size = 0;
+        _cleanup_free_ char *tar = NULL;
+        size_t tar_size = 0;
         r = make_tar(&pause_member, 1, false, o->epoch, &tar, &tar_size);
         if (r < 0)
                 return r;
-        char hex[SHA256_HEX_LEN + 1], diff_id[7 + SHA256_HEX_LEN + 1];
-        r = sha256_buffer(tar, tar_size, hex);
-        if (r < 0)
-                return log_error_errno(r, "SHA-256 failed: %m");
-        snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
-        r = gzip_buffer(tar, tar_size, &gz, &gz_size);
+        struct layer layer = {0};
+        r = make_layer(store, tar, tar_size, &layer);
         if (r < 0)
                 return r;
-        struct blob layer;
-        r = store_put(store, gz, gz_size, &layer);
-        if (r < 0)
-                return r;
+        const struct layer *layers[] = {&layer};
 
         char created[32];
-        time_t t = (time_t) o->epoch;
-        struct tm tm;
-        if (!gmtime_r(&t, &tm) || strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                return log_error_errno(-EINVAL, "SOURCE_DATE_EPOCH %" PRId64 " cannot be formatted",
-                                       o->epoch);
+        r = format_created(o->epoch, created);
+        if (r < 0)
+                return r;
+        static const struct image_config test_config = {
+                .entrypoint = "/pause",
+                .double_label = true,
+                .created_by = "kubeseed mktestbundle: TEST image, /pause only",
+        };
 
         /* kubeadm's images, then the extra names (add-on images). */
         size_t n_images = KUBEADM_IMAGE_MAX + strv_length(o->extra_images);
         char **names = calloc(n_images, sizeof *names);
         struct blob *manifests = calloc(n_images, sizeof *manifests);
-        struct ociarchive_image *images = calloc(n_images, sizeof *images);
-        struct ociarchive_stats stats = {0};
-        _cleanup_ociarchive_listing_ struct ociarchive_listing *l = NULL;
-        if (!names || !manifests || !images) {
+        if (!names || !manifests) {
                 r = log_oom();
                 goto done;
         }
@@ -627,52 +742,17 @@ static int build_images(const struct options *o, const struct arch_info *a, cons
                         r = log_oom();
                         goto done;
                 }
-                r = make_image(store, names[i], a, created, &layer, diff_id, &manifests[i]);
+                r = make_image(store, names[i], a, created, &test_config, layers, 1, &manifests[i]);
                 if (r < 0)
                         goto done;
-                images[i] = (struct ociarchive_image){
-                        .name = names[i],
-                        .manifest_digest = manifests[i].digest,
-                        .media_type = OCI_MEDIA_TYPE_MANIFEST,
-                        .size = manifests[i].size,
-                };
         }
-        r = ociarchive_write(archive, store, images, n_images, o->epoch, &stats, &err);
-        if (r < 0) {
-                r = log_error_errno(r, "Failed to write '%s': %s", archive, err ? err : "(no detail)");
-                goto done;
-        }
-
-        /* Read it back, as the builder's images.source: dir: does. */
-        r = ociarchive_read(archive, NULL, &l, &err);
-        if (r < 0) {
-                r = log_error_errno(r, "'%s' does not read back: %s", archive, err ? err : "(no detail)");
-                goto done;
-        }
-        size_t found = 0;
-        for (size_t i = 0; i < n_images; i++)
-                for (size_t k = 0; k < l->n_images; k++)
-                        if (l->images[k].name && streq(l->images[k].name, names[i]) &&
-                            streq(l->images[k].manifest_digest, manifests[i].digest)) {
-                                found++;
-                                break;
-                        }
-        if (found != n_images || l->n_images != n_images) {
-                r = log_error_errno(-EBADMSG, "'%s' reads back with %zu images, %zu of the %zu written",
-                                    archive, l->n_images, found, n_images);
-                goto done;
-        }
-        printf("test images %s %s in %s: %zu blobs, %" PRIu64 " bytes (%" PRIu64 " deduplicated)\n",
-               o->version, a->oci_arch, archive, stats.n_blobs, stats.blob_bytes, stats.dedup_bytes);
-        for (size_t i = 0; i < n_images; i++)
-                printf("  %s %s\n", names[i], manifests[i].digest);
-        r = 0;
+        r = write_archive(archive, store, names, manifests, n_images, o->epoch, "test images", o->version,
+                          a);
 done:
         for (size_t i = 0; names && i < n_images; i++)
                 free(names[i]);
         free(names);
         free(manifests);
-        free(images);
         return r;
 }
 
@@ -698,6 +778,114 @@ static int cmd_images(const struct options *o) {
                 r = log_error_errno(r, "Failed to create '%s': %m", blobs);
         else
                 r = build_images(o, a, store, archive);
+        int q = rm_rf(tmp);
+        if (q < 0)
+                log_warning("Failed to remove '%s': %s", tmp, strerror(-q));
+        return r;
+}
+
+/* ---- oci: images from root file system tarballs ----------------------------- */
+
+/* mktestbundle oci: each --image NAME is made of the --layer tars that
+ * follow it (uncompressed, bottom first; the same file given twice is one
+ * layer), with the --entrypoint and --env that follow it. */
+static int cmd_oci(const struct options *o) {
+        if (!o->arch || !o->out || o->n_oci_images == 0)
+                return log_error_errno(-EINVAL, "oci needs --arch, --out and at least one --image");
+        const struct arch_info *a = arch_lookup(o->arch);
+        if (!a)
+                return log_error_errno(-EOPNOTSUPP, "Unknown architecture '%s'", o->arch);
+        size_t n_layers_max = 0;
+        for (size_t i = 0; i < o->n_oci_images; i++) {
+                if (strv_length(o->oci_images[i].layers) == 0)
+                        return log_error_errno(-EINVAL, "--image '%s' has no --layer",
+                                               o->oci_images[i].name);
+                n_layers_max += strv_length(o->oci_images[i].layers);
+        }
+        char created[32];
+        int r = format_created(o->epoch, created);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *tmp = strdupf("%s.store-XXXXXX", o->out);
+        if (!tmp)
+                return log_oom();
+        if (!mkdtemp(tmp))
+                return log_error_errno(negative_errno(), "Failed to create '%s': %m", tmp);
+        _cleanup_free_ char *store = strdupf("%s/cas", tmp), *blobs = strdupf("%s/cas/sha256", tmp);
+        struct layer *layers = calloc(n_layers_max, sizeof *layers);
+        const struct layer **stack = calloc(n_layers_max, sizeof *stack);
+        char **names = calloc(o->n_oci_images, sizeof *names);
+        struct blob *manifests = calloc(o->n_oci_images, sizeof *manifests);
+        size_t n_layers = 0;
+        if (!store || !blobs || !layers || !stack || !names || !manifests) {
+                r = log_oom();
+                goto done;
+        }
+        r = mkdir_p(blobs, 0755);
+        if (r < 0) {
+                r = log_error_errno(r, "Failed to create '%s': %m", blobs);
+                goto done;
+        }
+        for (size_t i = 0; i < o->n_oci_images; i++) {
+                const struct oci_image *im = &o->oci_images[i];
+                struct imageref ref;
+                const char *why = NULL;
+                if (imageref_parse(im->name, &ref, &why) < 0) {
+                        r = log_error_errno(-EINVAL, "--image '%s': %s", im->name, why ? why : "invalid");
+                        goto done;
+                }
+                names[i] = imageref_format(&ref);
+                if (!names[i]) {
+                        r = log_oom();
+                        goto done;
+                }
+                size_t n_stack = 0;
+                for (char **l = im->layers; *l; l++) {
+                        struct layer *found = NULL;
+                        for (size_t k = 0; k < n_layers && !found; k++)
+                                if (streq(layers[k].path, *l))
+                                        found = &layers[k];
+                        if (!found) {
+                                _cleanup_free_ char *tar = NULL;
+                                size_t tar_size = 0;
+                                r = read_file_full(*l, LAYER_MAX, &tar, &tar_size);
+                                if (r < 0) {
+                                        r = log_error_errno(r, "Failed to read the layer '%s': %m", *l);
+                                        goto done;
+                                }
+                                found = &layers[n_layers];
+                                found->path = *l;
+                                r = make_layer(store, tar, tar_size, found);
+                                if (r < 0)
+                                        goto done;
+                                n_layers++;
+                        }
+                        stack[n_stack++] = found;
+                }
+                _cleanup_free_ char *created_by =
+                        strdupf("kubeseed mktestbundle oci: %s", im->source ?: names[i]);
+                if (!created_by) {
+                        r = log_oom();
+                        goto done;
+                }
+                const struct image_config ic = {
+                        .entrypoint = im->entrypoint,
+                        .env = im->env,
+                        .source = im->source,
+                        .created_by = created_by,
+                };
+                r = make_image(store, names[i], a, created, &ic, stack, n_stack, &manifests[i]);
+                if (r < 0)
+                        goto done;
+        }
+        r = write_archive(o->out, store, names, manifests, o->n_oci_images, o->epoch, "images", "(oci)", a);
+done:
+        for (size_t i = 0; names && i < o->n_oci_images; i++)
+                free(names[i]);
+        free(names);
+        free(manifests);
+        free(stack);
+        free(layers);
         int q = rm_rf(tmp);
         if (q < 0)
                 log_warning("Failed to remove '%s': %s", tmp, strerror(-q));
@@ -780,10 +968,13 @@ static int cmd_serve(const struct options *o, char **command) {
 
 static void usage(FILE *f) {
         fputs("Usage: mktestbundle bundle --version V --arch A --crictl-version V --cni-version V\n"
-              "                           --kubeadm FILE --kubelet FILE --crictl FILE --cni-dir DIR --out "
-              "DIR\n"
+              "                           --kubeadm FILE --kubelet FILE [--kubectl FILE] --crictl FILE\n"
+              "                           --cni-dir DIR --out DIR\n"
               "       mktestbundle images --version V --arch A --pause FILE [--extra-image NAME]... --out DIR\n"
               "       mktestbundle serve --dir DIR --port N -- COMMAND [ARG]...\n"
+              "       mktestbundle oci --arch A --out FILE\n"
+              "                        {--image NAME --layer TAR... [--entrypoint PATH] [--env K=V]...\n"
+              "                         [--source TEXT]}...\n"
               "TEST doubles for kubeseed's QEMU scenarios (qemu-tests/doubles/README.md).\n"
               "Timestamps: SOURCE_DATE_EPOCH (default 0).\n",
               f);
@@ -802,12 +993,18 @@ int main(int argc, char **argv) {
                 OPT_CNI_VERSION,
                 OPT_KUBEADM,
                 OPT_KUBELET,
+                OPT_KUBECTL,
                 OPT_CRICTL,
                 OPT_CNI_DIR,
                 OPT_PAUSE,
                 OPT_EXTRA_IMAGE,
                 OPT_DIR,
-                OPT_PORT
+                OPT_PORT,
+                OPT_IMAGE,
+                OPT_LAYER,
+                OPT_ENTRYPOINT,
+                OPT_ENV,
+                OPT_SOURCE
         };
         static const struct option longopts[] = {
                 {"version", required_argument, NULL, 'V'},
@@ -817,12 +1014,18 @@ int main(int argc, char **argv) {
                 {"cni-version", required_argument, NULL, OPT_CNI_VERSION},
                 {"kubeadm", required_argument, NULL, OPT_KUBEADM},
                 {"kubelet", required_argument, NULL, OPT_KUBELET},
+                {"kubectl", required_argument, NULL, OPT_KUBECTL},
                 {"crictl", required_argument, NULL, OPT_CRICTL},
                 {"cni-dir", required_argument, NULL, OPT_CNI_DIR},
                 {"pause", required_argument, NULL, OPT_PAUSE},
                 {"extra-image", required_argument, NULL, OPT_EXTRA_IMAGE},
                 {"dir", required_argument, NULL, OPT_DIR},
                 {"port", required_argument, NULL, OPT_PORT},
+                {"image", required_argument, NULL, OPT_IMAGE},
+                {"layer", required_argument, NULL, OPT_LAYER},
+                {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+                {"env", required_argument, NULL, OPT_ENV},
+                {"source", required_argument, NULL, OPT_SOURCE},
                 {0},
         };
         optind = 2;
@@ -849,6 +1052,9 @@ int main(int argc, char **argv) {
                 case OPT_KUBELET:
                         o.kubelet = optarg;
                         break;
+                case OPT_KUBECTL:
+                        o.kubectl = optarg;
+                        break;
                 case OPT_CRICTL:
                         o.crictl = optarg;
                         break;
@@ -862,6 +1068,31 @@ int main(int argc, char **argv) {
                         if (strv_push(&o.extra_images, optarg) < 0)
                                 return log_oom(), 1;
                         break;
+                case OPT_IMAGE: {
+                        struct oci_image *n = reallocarray(o.oci_images, o.n_oci_images + 1, sizeof *n);
+                        if (!n)
+                                return log_oom(), 1;
+                        o.oci_images = n;
+                        o.oci_images[o.n_oci_images++] = (struct oci_image){.name = optarg};
+                        break;
+                }
+                case OPT_LAYER:
+                case OPT_ENTRYPOINT:
+                case OPT_ENV:
+                case OPT_SOURCE: {
+                        if (o.n_oci_images == 0) {
+                                log_error("--layer, --entrypoint, --env and --source follow an --image");
+                                return 2;
+                        }
+                        struct oci_image *im = &o.oci_images[o.n_oci_images - 1];
+                        if (c == OPT_ENTRYPOINT)
+                                im->entrypoint = optarg;
+                        else if (c == OPT_SOURCE)
+                                im->source = optarg;
+                        else if (strv_push(c == OPT_LAYER ? &im->layers : &im->env, optarg) < 0)
+                                return log_oom(), 1;
+                        break;
+                }
                 case OPT_DIR:
                         o.dir = optarg;
                         break;
@@ -906,11 +1137,18 @@ int main(int argc, char **argv) {
                 r = cmd_images(&o);
         else if (streq(cmd, "serve"))
                 r = cmd_serve(&o, command);
+        else if (streq(cmd, "oci"))
+                r = cmd_oci(&o);
         else {
-                log_error("Unknown command '%s' (bundle, images, serve)", cmd);
+                log_error("Unknown command '%s' (bundle, images, serve, oci)", cmd);
                 usage(stderr);
                 return 2;
         }
         strv_free(o.extra_images);
+        for (size_t i = 0; i < o.n_oci_images; i++) {
+                strv_free(o.oci_images[i].layers);
+                strv_free(o.oci_images[i].env);
+        }
+        free(o.oci_images);
         return r < 0 ? 1 : 0;
 }

@@ -144,6 +144,11 @@ static const struct field fields[] = {
         {"JoinConfiguration.discovery.bootstrapToken", "unsafeSkipCAVerification", ALL},
         {"JoinConfiguration.controlPlane", "localAPIEndpoint", ALL},
         {"JoinConfiguration.controlPlane", "certificateKey", ALL},
+        /* KubeletConfiguration (kubelet.config.k8s.io/v1beta1), the fields
+         * the renderer writes, before v1.22 only */
+        {"KubeletConfiguration", "apiVersion", B2},
+        {"KubeletConfiguration", "kind", B2},
+        {"KubeletConfiguration", "cgroupDriver", B2},
 };
 
 /* Paths whose values are free-form maps (map[string]string in v1beta2/3). */
@@ -245,7 +250,9 @@ static void check_schema(const char *text, unsigned api) {
         for (size_t i = 0; i < n; i++) {
                 const char *kind = ynode_get_str(docs[i], "kind");
                 assert_non_null(kind);
-                assert_string_equal(ynode_get_str(docs[i], "apiVersion"), expected_api);
+                assert_string_equal(ynode_get_str(docs[i], "apiVersion"),
+                                    strcmp(kind, "KubeletConfiguration") == 0 ? KUBELET_CONFIG_API
+                                                                              : expected_api);
                 check_node(docs[i], kind, api);
         }
         ynode_free_documents(docs, n);
@@ -432,6 +439,15 @@ static void test_render_schema_variants(void **state) {
                 assert_null(strstr(t2, "bootstrapTokens")); /* kubeadm makes its own */
                 assert_null(strstr(t2, "taints"));          /* kubeadm's default taint */
                 assert_non_null(strstr(t2, "criSocket: " KUBEADM_DEFAULT_CRI_SOCKET "\n"));
+                /* The kubelet's cgroup driver is containerd's (systemd): set
+                 * where kubeadm's default is still cgroupfs; a join takes the
+                 * kubelet configuration init uploaded. */
+                struct kubeadm_version v;
+                assert_int_equal(kubeadm_parse_version(versions[i], &v), 0);
+                assert_int_equal(strstr(t2, "\n---\napiVersion: " KUBELET_CONFIG_API
+                                            "\nkind: KubeletConfiguration\ncgroupDriver: systemd\n") != NULL,
+                                 v.minor < 22);
+                assert_null(strstr(t1, "KubeletConfiguration"));
 
                 struct kubeadm_taint t[] = {{"dedicated", "infra", "NoSchedule"},
                                             {"example.com/gpu", NULL, "NoExecute"}};
