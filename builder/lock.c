@@ -173,6 +173,21 @@ const struct lock_image *lock_find_image(const struct lock_arch *a, const struct
 
 /* ---- rendering ------------------------------------------------------------ */
 
+/* The counterpart of parse_named_list(): "<key>:" and a list of
+ * {<name_key>, sha256}. */
+static void render_named_list(struct yemit *e, const char *key, const char *name_key,
+                              const struct lock_file *list, size_t n) {
+        yemit_str(e, key);
+        yemit_seq_start(e);
+        for (size_t j = 0; j < n; j++) {
+                yemit_map_start(e);
+                yemit_kv(e, name_key, list[j].name);
+                yemit_kv(e, "sha256", list[j].sha256);
+                yemit_map_end(e);
+        }
+        yemit_seq_end(e);
+}
+
 int lock_render(const struct lock *l, char **ret, size_t *ret_size) {
         _cleanup_yemit_ struct yemit *e = NULL;
         if (yemit_new(&e) < 0)
@@ -194,28 +209,11 @@ int lock_render(const struct lock *l, char **ret, size_t *ret_size) {
                         yemit_str(e, "kubernetes");
                         yemit_map_start(e);
                         yemit_kv(e, "version", a->kubernetes_version);
-                        yemit_str(e, "files");
-                        yemit_seq_start(e);
-                        for (size_t j = 0; j < a->n_files; j++) {
-                                yemit_map_start(e);
-                                yemit_kv(e, "name", a->files[j].name);
-                                yemit_kv(e, "sha256", a->files[j].sha256);
-                                yemit_map_end(e);
-                        }
-                        yemit_seq_end(e);
+                        render_named_list(e, "files", "name", a->files, a->n_files);
                         yemit_map_end(e);
                 }
-                if (a->n_manifests) {
-                        yemit_str(e, "addon-manifests");
-                        yemit_seq_start(e);
-                        for (size_t j = 0; j < a->n_manifests; j++) {
-                                yemit_map_start(e);
-                                yemit_kv(e, "url", a->manifests[j].name);
-                                yemit_kv(e, "sha256", a->manifests[j].sha256);
-                                yemit_map_end(e);
-                        }
-                        yemit_seq_end(e);
-                }
+                if (a->n_manifests)
+                        render_named_list(e, "addon-manifests", "url", a->manifests, a->n_manifests);
                 yemit_str(e, "images");
                 yemit_seq_start(e);
                 for (size_t j = 0; j < a->n_images; j++) {

@@ -86,18 +86,8 @@ static int vars_for(const struct agent_ctx *c, struct addon_vars *v) {
         return 0;
 }
 
-/* The last non-empty line of a program's stderr (or stdout). */
-static char *last_line(const char *text) {
-        if (!text)
-                return strdup("");
-        size_t len = strlen(text);
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r'))
-                len--;
-        size_t start = len;
-        while (start > 0 && text[start - 1] != '\n')
-                start--;
-        return strndup(text + start, len - start > 300 ? 300 : len - start);
-}
+/* kubectl's last line of output is cut here: a reason must stay one line. */
+#define LAST_LINE_MAX 300u
 
 static void sleep_ms(unsigned ms) {
         (void) usleep(ms * 1000U);
@@ -132,7 +122,7 @@ static int apply_manifest(struct agent_ctx *c, const struct addon_def *d, const 
                         return 0;
                 }
                 _cleanup_free_ char *why = r == -ENOENT ? strdup("kubectl is not installed in the image")
-                                                        : last_line(res.err_tail);
+                                                        : step_last_line(res.err_tail, LAST_LINE_MAX);
                 bool transient = r != -ENOENT && addon_kubectl_error_transient(res.err_tail);
                 proc_result_done(&res);
                 if (!why)
@@ -174,7 +164,7 @@ static int wait_check(struct agent_ctx *c, const struct addon_def *d, const stru
                 else if (r == -ENOENT)
                         status = strdup("kubectl is not installed in the image");
                 else {
-                        _cleanup_free_ char *l = last_line(res.err_tail);
+                        _cleanup_free_ char *l = step_last_line(res.err_tail, LAST_LINE_MAX);
                         status = strdupf("kubectl get failed: %s", l ? l : "?");
                 }
                 proc_result_done(&res);

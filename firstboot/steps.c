@@ -68,6 +68,18 @@ static void secrets_of(const struct agent_ctx *c, const char *out[4]) {
 
 /* Runs a program; on failure *ret_reason gets "<what> failed (...): <last
  * lines of stderr, secrets redacted>". */
+char *step_last_line(const char *text, size_t max) {
+        if (!text)
+                return strdup("");
+        size_t len = strlen(text);
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r'))
+                len--;
+        size_t start = len;
+        while (start > 0 && text[start - 1] != '\n')
+                start--;
+        return strndup(text + start, max && len - start > max ? max : len - start);
+}
+
 int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
              struct proc_result *keep, char **ret_reason) {
         struct proc_result res = {0};
@@ -82,20 +94,18 @@ int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeou
         redact_secrets(res.out, secrets);
         if (r < 0) {
                 /* The last non-empty line of stderr says why, as a rule. */
-                const char *tail = res.err_tail ? res.err_tail : "";
-                size_t len = strlen(tail);
-                while (len > 0 && (tail[len - 1] == '\n' || tail[len - 1] == ' '))
-                        len--;
-                size_t start = len;
-                while (start > 0 && tail[start - 1] != '\n')
-                        start--;
+                _cleanup_free_ char *last = step_last_line(res.err_tail, 0);
+                if (!last) {
+                        proc_result_done(&res);
+                        return -ENOMEM;
+                }
                 if (r == -ETIMEDOUT)
                         *ret_reason = strdupf("%s timed out after %u s", what, timeout_sec);
                 else if (r == -ENOENT)
                         *ret_reason = strdupf("%s: %s is not installed in the image", what, argv[0]);
                 else
-                        *ret_reason = strdupf("%s failed (exit status %d)%s%.*s", what, res.exit_status,
-                                              len ? ": " : "", (int) (len - start), tail + start);
+                        *ret_reason = strdupf("%s failed (exit status %d)%s%s", what, res.exit_status,
+                                              *last ? ": " : "", last);
                 if (res.err_tail && *res.err_tail)
                         log_error("%s: standard error of %s:\n%s", what, argv[0], res.err_tail);
                 proc_result_done(&res);

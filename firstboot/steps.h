@@ -63,6 +63,9 @@ step_fn step_lookup(const char *name);
 int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
              struct proc_result *keep, char **ret_reason);
 char *step_root_path(const struct agent_ctx *c, const char *p);
+/* The last non-empty line of a program's output (trailing blanks cut), at
+ * most `max` bytes (0: all): why it failed, as a rule. "" for NULL. */
+char *step_last_line(const char *text, size_t max);
 /* Write a file below the root (parent directories created with dir_mode). */
 int step_put_file(const struct agent_ctx *c, const char *p, const char *data, size_t size, mode_t mode,
                   mode_t dir_mode, char **ret_reason);
