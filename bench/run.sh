@@ -13,12 +13,20 @@
 #   pull_*, kubeseed_pull_seconds, skopeo_pull_seconds: the same image set
 #                         pulled from a local registry by kubeseed and by
 #                         skopeo (bench/pull.sh; target: pull_ratio >= 1.0)
+#   k8s_cluster_*         the real two-node Kubernetes v1.20.2 cluster
+#                         (qemu-tests/k8s/cluster.sh, from make k8s-image):
+#                         the scenario's wall time (QEMU start to both nodes
+#                         off), each agent's time, the probe's milestones
+#                         (seconds since the control plane's kernel started:
+#                         nodes Ready, pod Running) and every agent step's
+#                         duration on each node. KS_BENCH_K8S=0 leaves it out.
 # Targets on a 2-core machine: warm <= 60 s, cold <= 5 min (amd64).
 # B (build directory, default build) and OUT (default out) as for make;
 # KS_PULL_ROUNDS: rounds of the pull benchmark (default 3).
 set -euo pipefail
 profile=${1:-debian-bookworm}
 arch=${2:-$(dpkg --print-architecture)}
+cache=${3:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 B=${B:-build}
@@ -66,5 +74,16 @@ KS_ONLY=cp KS_BENCH_FILE="$work/boot.txt" qemu-tests/firstboot-roles.sh "$work/o
 for k in cp_boot_to_agent_seconds agent_cpu_ms agent_max_rss_kib; do
         note "$k" "$(sed -n "s/^$k=//p" "$work/boot.txt")"
 done
+if [ "${KS_BENCH_K8S:-1}" != 0 ]; then
+        # The bundle from the user's cache (the Go build is not what is measured).
+        make -s k8s-image B="$B" TEST_PROFILE="$profile" ARCH="$arch" OUT="$work/out" ${cache:+CACHE="$cache"} \
+                >"$work/k8s-image.log" 2>&1 ||
+                { cat "$work/k8s-image.log" >&2; exit 1; }
+        : >"$work/k8s.txt"
+        KS_BENCH_FILE="$work/k8s.txt" KUBESEED="$here/$B/kubeseed" qemu-tests/k8s/cluster.sh \
+                "$work/out/k8s-1.20.2/kubeseed-$profile-$arch.raw" "$arch" >"$work/k8s.log" 2>&1 ||
+                { cat "$work/k8s.log" >&2; exit 1; }
+        while IFS='=' read -r k v; do note "$k" "$v"; done <"$work/k8s.txt"
+fi
 mv "$results.partial" "$results"
 echo "bench: figures written to $results"

@@ -154,7 +154,23 @@ static int write_image_yaml(const struct build_options *o, const char *root, con
         yemit_map_end(e);
         yemit_str(e, "kubernetes");
         yemit_map_start(e);
-        yemit_kv(e, "version", o->profile->kubernetes.version ? o->profile->kubernetes.version : "");
+        const struct profile_kubernetes *k = &o->profile->kubernetes;
+        yemit_kv(e, "version", k->version ? k->version : "");
+        /* What the agent gives kubeadm for this bundle. */
+        if (k->etcd_image_tag || (k->init_skip_phases && *k->init_skip_phases)) {
+                yemit_str(e, "kubeadm");
+                yemit_map_start(e);
+                if (k->etcd_image_tag)
+                        yemit_kv(e, "etcd-image-tag", k->etcd_image_tag);
+                if (k->init_skip_phases && *k->init_skip_phases) {
+                        yemit_str(e, "init-skip-phases");
+                        yemit_seq_start(e);
+                        for (char **ph = k->init_skip_phases; *ph; ph++)
+                                yemit_str(e, *ph);
+                        yemit_seq_end(e);
+                }
+                yemit_map_end(e);
+        }
         yemit_map_end(e);
         yemit_str(e, "images");
         yemit_seq_start(e);

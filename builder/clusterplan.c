@@ -294,8 +294,10 @@ static int render_user_data(const struct cluster *c, const struct cluster_node *
                 emit_list(e, "disks", n->disks);
                 yemit_map_end(e);
         }
+        /* Every node: the control plane applies them, and every node's pod
+         * network depends on whether they hold a CNI (podnet.h). */
+        emit_list(e, "addons", c->addons);
         if (init) {
-                emit_list(e, "addons", c->addons);
                 if (c->schedule_workloads_set)
                         yemit_kv_raw(e, "schedule-workloads", c->schedule_workloads ? "true" : "false");
                 char workers[32];

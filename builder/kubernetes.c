@@ -207,6 +207,13 @@ int kubernetes_stage_locked(const struct profile *p, const struct arch_info *a, 
                         return log_oom();
         }
 
+        /* What the agent gives kubeadm (image.yaml) is part of the content. */
+        if (k->etcd_image_tag && stagekey_add(key, "kubeadm.etcd-image-tag", k->etcd_image_tag) < 0)
+                return log_oom();
+        for (char **ph = k->init_skip_phases; ph && *ph; ph++)
+                if (stagekey_add(key, "kubeadm.init-skip-phase", *ph) < 0)
+                        return log_oom();
+
         /* The kubelet unit and kubeadm's drop-in. */
         _cleanup_free_ char *dir = strdupf("%s/%s", overlays_dir, KUBERNETES_OVERLAY);
         if (!dir)

@@ -42,6 +42,13 @@ int preload_wanted_images(const struct profile *p, const struct image_list *addo
                             "checked "
                             "against; using that release's images",
                             p->kubernetes.version);
+        /* kubeadm pulls (and its preflight checks for) etcd under the tag
+         * its configuration names. */
+        const char *etcd_tag = p->kubernetes.etcd_image_tag;
+        if (etcd_tag && snprintf(ki.refs[KUBEADM_IMAGE_ETCD].tag, sizeof ki.refs[KUBEADM_IMAGE_ETCD].tag,
+                                 "%s", etcd_tag) >= (int) sizeof ki.refs[KUBEADM_IMAGE_ETCD].tag)
+                return log_error_errno(
+                        -EINVAL, "preload: kubernetes.kubeadm.etcd-image-tag '%s' is too long", etcd_tag);
         _cleanup_free_ char *origin = strdupf("kubeadm %s", p->kubernetes.version);
         if (!origin)
                 return log_oom();

@@ -190,6 +190,28 @@ static bool is_version(const char *s) {
         return *s == '\0';
 }
 
+/* An image tag (distribution's grammar): [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+static bool is_image_tag(const char *s) {
+        return *s && *s != '.' && *s != '-' && strlen(s) <= 128 && chars_in(s, "_.-", true);
+}
+
+/* A kubeadm phase: "addon/coredns", "upload-certs" (lowercase words joined
+ * by '-', sub-phases after '/'). */
+static bool is_kubeadm_phase(const char *s) {
+        if (strlen(s) > 64 || !chars_in(s, "-/", false))
+                return false;
+        for (const char *p = s;; p++) {
+                /* each component starts with a letter and ends before '/' or the end */
+                if (!(*p >= 'a' && *p <= 'z'))
+                        return false;
+                p += strcspn(p, "/");
+                if (!*p)
+                        return p[-1] != '-';
+                if (p[-1] == '-')
+                        return false;
+        }
+}
+
 static bool is_addon(const char *s) {
         return *s && strlen(s) <= 64 && chars_in(s, "-", false);
 }
@@ -364,6 +386,23 @@ static const struct field cni_fields[] = {
         {},
 };
 
+static const struct field kubeadm_fields[] = {
+        {.key = "etcd-image-tag",
+         .type = F_STRING,
+         .offset = OFF(kubernetes.etcd_image_tag),
+         .check = is_image_tag,
+         .expected =
+                 "an image tag (letters, digits, '_', '.', '-'; at most 128, not starting with '.' or '-')"},
+        {.key = "init-skip-phases",
+         .type = F_LIST,
+         .unique = true,
+         .offset = OFF(kubernetes.init_skip_phases),
+         .check = is_kubeadm_phase,
+         .expected =
+                 "a kubeadm init phase such as addon/coredns (lowercase words, '-', sub-phases after '/')"},
+        {},
+};
+
 static const struct field kubernetes_fields[] = {
         {.key = "version",
          .type = F_STRING,
@@ -382,6 +421,10 @@ static const struct field kubernetes_fields[] = {
          .expected = EXP_DIR},
         {.key = "crictl", .type = F_MAP, .children = crictl_fields, .expected = "a mapping"},
         {.key = "cni", .type = F_MAP, .children = cni_fields, .expected = "a mapping"},
+        {.key = "kubeadm",
+         .type = F_MAP,
+         .children = kubeadm_fields,
+         .expected = "a mapping with etcd-image-tag, init-skip-phases"},
         {},
 };
 
@@ -954,6 +997,43 @@ static bool is_scalar_type(enum ftype t) {
         return t == F_STRING || t == F_BOOL || t == F_SIZE;
 }
 
+#define OVERRIDE_LIST_MAX (64u * 1024u)
+
+/* A list key's --set value: a YAML flow list, "[vim, curl]" ("[]": empty).
+ * The list and its items belong to the override, so errors about them name
+ * the --set argument. */
+static int parse_override_list(struct ctx *c, const char *text, const char *key, const char *value,
+                               struct ynode **ret) {
+        if (*value != '[')
+                return fail_override(c, text, "%s is a list; --set takes it as a YAML flow list: %s=[a, b]",
+                                     key, key);
+        struct yaml_limits limits = yaml_default_limits;
+        limits.max_input = OVERRIDE_LIST_MAX;
+        limits.max_depth = 2;
+        _cleanup_ynode_ struct ynode *n = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = yaml_parse_one(value, strlen(value), &limits, &n, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || n->kind != YNODE_SEQUENCE) {
+                /* libyaml's words without its "line:column: " (one line here). */
+                const char *why = err ? err + strspn(err, "0123456789") : NULL;
+                if (why && *why == ':')
+                        why += 1 + strspn(why + 1, "0123456789");
+                if (why && strncmp(why, ": ", 2) == 0)
+                        why += 2;
+                else
+                        why = err;
+                return fail_override(c, text, "expected a YAML flow list such as [a, b]%s%s%s",
+                                     why ? " (" : "", why ? why : "", why ? ")" : "");
+        }
+        for (size_t i = 0; i < n->n_items; i++)
+                if (remember_override(c, n->items[i], text, false) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(n);
+        return 0;
+}
+
 static int apply_override(struct ctx *c, struct ynode *root, const char *text) {
         const char *eq = strchr(text, '=');
         if (!eq || eq == text)
@@ -1023,11 +1103,18 @@ static int apply_override(struct ctx *c, struct ynode *root, const char *text) {
         }
         if (!leaf_key)
                 return -ENOMEM;
-        if (!is_scalar_type(f->type))
-                return fail_override(c, text, "%s is %s; --set only sets single values", f->key,
-                                     f->type == F_MAP || f->type == F_MIRRORS ? "a mapping" : "a list");
+        if (f->type == F_MAP || f->type == F_MIRRORS)
+                return fail_override(c, text, "%s is a mapping; --set only sets single values and lists",
+                                     f->key);
 
-        struct ynode *v = ynode_new_scalar(value, true, 0, 0);
+        struct ynode *v = NULL;
+        if (is_scalar_type(f->type) || !*value || streq(value, "~") || streq(value, "null"))
+                v = ynode_new_scalar(value, true, 0, 0);
+        else {
+                int r = parse_override_list(c, text, f->key, value, &v);
+                if (r < 0)
+                        return r;
+        }
         if (!v)
                 return -ENOMEM;
         forget_override(c, ynode_get(map, leaf_key));
@@ -1067,6 +1154,8 @@ void profile_free(struct profile *p) {
         free(p->kubernetes.crictl_url);
         free(p->kubernetes.cni_version);
         free(p->kubernetes.cni_url);
+        free(p->kubernetes.etcd_image_tag);
+        strv_free(p->kubernetes.init_skip_phases);
         strv_free(p->images_extra);
         free(p->images_source);
         free(p->addons.catalog);

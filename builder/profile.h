@@ -29,6 +29,10 @@ struct profile_kubernetes {
         char *crictl_url;
         char *cni_version;
         char *cni_url;
+        /* kubeadm: settings of the bundle that the agent gives kubeadm
+         * (written into /etc/kubeseed/image.yaml). */
+        char *etcd_image_tag;    /* ClusterConfiguration etcd.local.imageTag; NULL: kubeadm's */
+        char **init_skip_phases; /* phases of kubeadm init not run; NULL: none */
 };
 
 /* addons: which definitions of the catalogue (docs/addons.md) the image

@@ -24,10 +24,14 @@
 const char *step_pod_subnet(const struct agent_ctx *c) {
         if (c->have_cfg && c->cfg.pod_subnet)
                 return c->cfg.pod_subnet;
+        return "10.244.0.0/16";
+}
+
+const char *step_cni_addon(const struct agent_ctx *c) {
         for (char **a = c->addon_order; a && *a; a++) {
                 const struct addon_def *d = addon_catalog_find(&c->addons, *a);
                 if (d && streq(d->category, "cni"))
-                        return "10.244.0.0/16";
+                        return d->name;
         }
         return NULL;
 }
@@ -36,8 +40,6 @@ int addons_prepare(struct agent_ctx *c, char **ret_reason) {
         addon_catalog_done(&c->addons);
         strv_free(c->addon_order);
         c->addon_order = NULL;
-        if (c->cfg.role != NODE_ROLE_CONTROL_PLANE)
-                return 0;
         _cleanup_free_ char *path = step_root_path(c, ADDON_CATALOG_PATH), *data = NULL, *err = NULL;
         if (!path)
                 return -ENOMEM;

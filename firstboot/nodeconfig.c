@@ -845,7 +845,8 @@ static int parse_kubeseed(struct ctx *x, const struct ynode *k) {
                                          &c->addons);
                         if (r < 0)
                                 return r;
-                }
+                } else if (!(c->addons = calloc(1, sizeof(char *))))
+                        return -ENOMEM; /* `addons: []`: none, not the image's defaults */
         }
 
         n = ynode_get(k, "node");

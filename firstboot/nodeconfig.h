@@ -84,7 +84,7 @@ struct nodeconfig {
         bool schedule_workloads_set;
         unsigned workers; /* meaningful only when workers_set */
         bool workers_set;
-        char **addons; /* names in order, NULL-terminated; NULL when none */
+        char **addons; /* names in order, NULL-terminated; empty for `addons: []`; NULL when not given */
 
         enum power_mode power_mode; /* top-level power_state.mode */
 

@@ -22,6 +22,7 @@
 #define STEP_UNTAINT "untaint"
 #define STEP_WAIT_API "wait-api" /* worker, control-plane-join: the API answers, CA pinned */
 #define STEP_KUBEADM_JOIN "kubeadm-join"
+#define STEP_POD_NETWORK "pod-network" /* every role: the bridge when no CNI add-on (podnet.c) */
 
 #define STEP_ADDON_PREFIX "addon-" /* control-plane: one step per add-on, "addon-<name>" */
 

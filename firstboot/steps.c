@@ -21,9 +21,9 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "podnet.h"
 #include "proc.h"
 #include "strv.h"
-#include "yamltree.h"
 
 static bool real_root(const struct agent_ctx *c) {
         const char *r = c->o->root;
@@ -36,6 +36,9 @@ void agent_ctx_done(struct agent_ctx *c) {
         if (c->have_md)
                 metadata_done(&c->md);
         c->have_cfg = c->have_md = false;
+        if (c->have_image)
+                image_info_done(&c->image);
+        c->have_image = false;
         free(c->kubeadm_version);
         free(c->node_name);
         c->kubeadm_version = c->node_name = NULL;
@@ -120,6 +123,20 @@ int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeou
 
 char *step_root_path(const struct agent_ctx *c, const char *p) {
         return path_join_root(c->o->root, p);
+}
+
+int step_image_info(struct agent_ctx *c, char **ret_reason) {
+        if (c->have_image)
+                return 0;
+        _cleanup_free_ char *err = NULL;
+        int r = image_info_load(c->o->root, &c->image, &err);
+        if (r < 0) {
+                *ret_reason =
+                        err ? TAKE_PTR(err) : strdupf("cannot read %s: %s", IMAGE_YAML_PATH, strerror(-r));
+                return r;
+        }
+        c->have_image = true;
+        return 0;
 }
 
 static bool exists_in_root(const struct agent_ctx *c, const char *p) {
@@ -250,7 +267,7 @@ static int step_report(struct agent_ctx *c, char **ret_detail, char **ret_reason
 }
 
 /* The node's name: meta-data's local-hostname, else the current hostname. */
-static int node_name(struct agent_ctx *c) {
+int step_node_name(struct agent_ctx *c) {
         if (c->node_name)
                 return 0;
         if (c->cfg.hostname)
@@ -271,7 +288,7 @@ static int node_name(struct agent_ctx *c) {
 
 static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
         if (!c->cfg.hostname) {
-                int r = node_name(c);
+                int r = step_node_name(c);
                 if (r < 0)
                         return r;
                 *ret_detail = strdupf("kept %s (meta-data has no local-hostname)", c->node_name);
@@ -337,32 +354,20 @@ static int step_hostname(struct agent_ctx *c, char **ret_detail, char **ret_reas
 /* Every image /etc/kubeseed/image.yaml lists is in containerd's k8s.io
  * namespace; a missing one fails the step, named. */
 static int check_images_present(struct agent_ctx *c, size_t *ret_expected, char **ret_reason) {
-        _cleanup_free_ char *path = step_root_path(c, IMAGE_YAML_PATH), *data = NULL, *err = NULL;
-        size_t size = 0;
-        if (!path)
-                return -ENOMEM;
-        int r = read_file_full(path, 4u << 20, &data, &size);
-        if (r == -ENOENT)
-                return 0; /* an image built without a kubernetes section */
-        _cleanup_ynode_ struct ynode *doc = NULL;
-        if (r >= 0)
-                r = yaml_parse_one(data, size, NULL, &doc, &err);
-        if (r < 0) {
-                *ret_reason = strdupf("cannot read %s: %s", IMAGE_YAML_PATH, err ? err : strerror(-r));
+        int r = step_image_info(c, ret_reason);
+        if (r < 0)
                 return r;
-        }
-        const struct ynode *images = ynode_get(doc, "images");
-        if (!images || images->kind != YNODE_SEQUENCE || images->n_items == 0)
-                return 0;
+        char **images = c->image.images;
+        if (!images || !*images)
+                return 0; /* an image built without a kubernetes section */
         char *argv[] = {"ctr", "--namespace", "k8s.io", "images", "ls", "-q", NULL};
         struct proc_result res = {0};
         r = step_run(c, "listing containerd's images", argv, 300, &res, ret_reason);
         if (r < 0)
                 return r;
         _cleanup_strv_free_ char **missing = NULL;
-        for (size_t i = 0; i < images->n_items; i++) {
-                const char *name = ynode_get_str(images->items[i], "name");
-                if (name && !text_has_line(res.out, name) && strv_push(&missing, name) < 0) {
+        for (char **name = images; *name; name++) {
+                if (!text_has_line(res.out, *name) && strv_push(&missing, *name) < 0) {
                         proc_result_done(&res);
                         return -ENOMEM;
                 }
@@ -370,13 +375,13 @@ static int check_images_present(struct agent_ctx *c, size_t *ret_expected, char 
         proc_result_done(&res);
         if (missing) {
                 _cleanup_free_ char *list = strv_join(missing, ", ");
-                *ret_reason =
-                        strdupf("%zu of the %zu preloaded images listed in %s are not in containerd after "
-                                "the import (kubeadm would have to pull them): %s",
-                                strv_length(missing), images->n_items, IMAGE_YAML_PATH, list ? list : "?");
+                *ret_reason = strdupf(
+                        "%zu of the %zu preloaded images listed in %s are not in containerd after "
+                        "the import (kubeadm would have to pull them): %s",
+                        strv_length(missing), strv_length(images), IMAGE_YAML_PATH, list ? list : "?");
                 return -ENOENT;
         }
-        *ret_expected = images->n_items;
+        *ret_expected = strv_length(images);
         return 0;
 }
 
@@ -574,7 +579,10 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
         int r = kubeadm_version(c, ret_reason);
         if (r < 0)
                 return r;
-        r = node_name(c);
+        r = step_node_name(c);
+        if (r < 0)
+                return r;
+        r = step_image_info(c, ret_reason);
         if (r < 0)
                 return r;
         const struct nodeconfig *cfg = &c->cfg;
@@ -596,6 +604,10 @@ static int kubeadm_config_for(struct agent_ctx *c, struct kubeadm_config *kc, st
                 .control_plane_endpoint = cfg->endpoint,
                 .pod_subnet = step_pod_subnet(c),
                 .service_subnet = cfg->service_subnet,
+                /* The bundle's settings (the builder's image.yaml): the
+                 * etcd it carries, the init phases it has no images for. */
+                .etcd_image_tag = c->image.etcd_image_tag,
+                .skip_phases = cfg->role == NODE_ROLE_CONTROL_PLANE ? c->image.init_skip_phases : NULL,
                 .token = cfg->token,
                 .certificate_key = cfg->certificate_key,
                 .ca_cert_hashes = cfg->ca_cert_hashes,
@@ -702,7 +714,7 @@ static int step_untaint(struct agent_ctx *c, char **ret_detail, char **ret_reaso
         int r = kubeadm_version(c, ret_reason);
         if (r < 0)
                 return r;
-        r = node_name(c);
+        r = step_node_name(c);
         if (r < 0)
                 return r;
         const char *version = c->cfg.kubernetes_version ? c->cfg.kubernetes_version : c->kubeadm_version;
@@ -768,6 +780,7 @@ static const struct {
         {STEP_KUBEADM_INIT, step_kubeadm_init},
         {STEP_KUBEADM_JOIN, step_kubeadm_join},
         {STEP_UNTAINT, step_untaint},
+        {STEP_POD_NETWORK, step_pod_network}, /* podnet.c */
 };
 
 step_fn step_lookup(const char *name) {

@@ -7,6 +7,7 @@
 
 #include "addon.h"
 #include "agent.h"
+#include "imageinfo.h"
 #include "nodeconfig.h"
 #include "proc.h"
 #include "sources.h"
@@ -19,7 +20,6 @@
 #define KUBESEED_STATE_DIR "/var/lib/kubeseed"
 #define KUBEADM_CONFIG_PATH KUBESEED_STATE_DIR "/kubeadm.yaml" /* 0600: holds the token */
 #define PREFLOADED_IMAGES_DIR "/usr/share/kubeseed/images"
-#define IMAGE_YAML_PATH "/etc/kubeseed/image.yaml" /* written by the builder */
 #define ADMIN_CONF "/etc/kubernetes/admin.conf"
 #define KUBELET_CONF "/etc/kubernetes/kubelet.conf"
 #define APISERVER_MANIFEST "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -33,13 +33,16 @@ struct agent_ctx {
         bool have_md;
         struct nodeconfig cfg;
         bool have_cfg;
+        struct image_info image; /* /etc/kubeseed/image.yaml, once per boot (step_image_info) */
+        bool have_image;
         char *kubeadm_version; /* `kubeadm version -o short` */
         char *node_name;       /* the hostname the node registers with */
         bool resuming;         /* the step being run was interrupted or failed before */
         struct state *state;   /* borrowed */
         const char *step_name; /* the step being run (add-on steps share one function) */
-        /* Control plane: the image's add-on catalogue and the selection in
-         * the order they are applied (metadata step). */
+        /* The image's add-on catalogue and the cluster's selection in the
+         * order the control plane applies them (metadata step; every role
+         * reads it: the selection decides the pod network). */
         struct addon_catalog addons;
         char **addon_order;
         /* Set by a step that applied something identifiable (an add-on's
@@ -63,6 +66,10 @@ step_fn step_lookup(const char *name);
 int step_run(struct agent_ctx *c, const char *what, char **argv, unsigned timeout_sec,
              struct proc_result *keep, char **ret_reason);
 char *step_root_path(const struct agent_ctx *c, const char *p);
+/* c->node_name: meta-data's local-hostname, else the current hostname. */
+int step_node_name(struct agent_ctx *c);
+/* c->image, read the first time it is needed. */
+int step_image_info(struct agent_ctx *c, char **ret_reason);
 /* The last non-empty line of a program's output (trailing blanks cut), at
  * most `max` bytes (0: all): why it failed, as a rule. "" for NULL. */
 char *step_last_line(const char *text, size_t max);
@@ -78,8 +85,12 @@ unsigned step_backoff_ms(unsigned attempt);
 int step_addon(struct agent_ctx *c, char **ret_detail, char **ret_reason);
 int addons_prepare(struct agent_ctx *c, char **ret_reason);
 /* The pod subnet the cluster uses: the metadata's, else flannel's usual
- * 10.244.0.0/16 when a CNI add-on is selected (it needs one), else NULL. */
+ * 10.244.0.0/16 (a CNI add-on and the node-local bridge both need one: the
+ * controller-manager allocates each node's pod CIDR from it). */
 const char *step_pod_subnet(const struct agent_ctx *c);
+/* The CNI add-on of the cluster's add-on selection; NULL when it has none
+ * (the nodes then get the node-local bridge, podnet.h). */
+const char *step_cni_addon(const struct agent_ctx *c);
 
 /* Replace every occurrence of each secret in `text` (in place) by
  * "<redacted>"-length-preserving asterisks: tool output that echoes a token

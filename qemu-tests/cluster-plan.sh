@@ -22,14 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 image=${1:?usage: cluster-plan.sh IMAGE-WITH-TEST-DOUBLES.raw [ARCH]}
 arch=${2:-$(dpkg --print-architecture)}
 kubeseed=${KUBESEED:-$here/../build/kubeseed}
-work=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-cluster.XXXXXX")
-pids=()
-cleanup() {
-        local p
-        for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-        [ -n "${KS_KEEP:-}" ] && ks_log "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+ks_scenario_workdir cluster
 
 ks_arch_setup "$arch" || exit 1
 ks_detect_accel "$arch"

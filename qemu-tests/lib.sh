@@ -10,6 +10,20 @@ KS_TIMEOUT=${KS_TIMEOUT:-420}
 
 ks_log() { printf 'qemu-test: %s\n' "$*" >&2; }
 
+# A multi-VM scenario's work directory ($work) and the background jobs it
+# starts ($pids): on exit the jobs are killed and the directory removed,
+# unless KS_KEEP=1 (consoles and disks kept for a look afterwards).
+ks_scenario_workdir() { # name
+        work=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-$1.XXXXXX")
+        pids=()
+        trap ks_scenario_cleanup EXIT
+}
+ks_scenario_cleanup() {
+        local p
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+        [ -n "${KS_KEEP:-}" ] && ks_log "kept $work" || rm -rf "$work"
+}
+
 ks_check() { # name, then a command that must succeed
         local name=$1
         shift
@@ -113,6 +127,8 @@ ks_make_seed() { # dir, output image
 # KS_DISK_FORMAT: the disk's format (default raw; qcow2 for an overlay on the
 # shared image). KS_HOLD: a file; once the agent finished, the VM keeps
 # running until it exists (a control plane the other nodes still need).
+# KS_HOLD_LINE: a pattern; once the agent finished, the VM keeps running
+# until a console line matches it (a test probe's last line).
 ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu args...]
         local disk=$1 seed=$2 work=$3 name=$4
         shift 4
@@ -148,6 +164,14 @@ ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu a
                 while [ ! -e "$KS_HOLD" ] && kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
                         sleep 2
                 done
+        fi
+        if [ $finished -eq 1 ] && [ -n "${KS_HOLD_LINE:-}" ]; then
+                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; running until '$KS_HOLD_LINE' appears"
+                while ! grep -aq "$KS_HOLD_LINE" "$log" 2>/dev/null && kill -0 "$qpid" 2>/dev/null &&
+                        [ $SECONDS -lt $deadline ]; do
+                        sleep 2
+                done
+                KS_HOLD_SECONDS=$((SECONDS - start))
         fi
         if [ $finished -eq 1 ]; then
                 ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; powering off"

@@ -64,4 +64,5 @@ touch "$out.tmp/.done"
 mv "$out.tmp" "$out"
 rm -rf "$work"
 echo "build-binaries: built in $(( $(date +%s) - start )) s" >&2
+prune_stale "$out"
 echo "$out"

@@ -163,19 +163,19 @@ done
 args+=(--image "k8s.gcr.io/kube-proxy:$K8S_VERSION" --layer "$layers/base.tar" --layer "$layers/kube-proxy.tar"
         --entrypoint /usr/local/bin/kube-proxy --env "$path"
         --source "$k8s_src; iptables, conntrack: Debian $DEBIAN_SUITE")
-# etcd: Debian's 3.4.23 under its own tag, and under the tag kubeadm v1.20
-# asks for by default (3.4.13-0, the tag kubeseed's image table and so the
-# builder's preload list name): see README.md.
-for tag in "$K8S_ETCD_VERSION" "$K8S_ETCD_KUBEADM_TAG"; do
-        args+=(--image "k8s.gcr.io/etcd:$tag" --layer "$layers/base.tar" --layer "$layers/etcd.tar"
-                --entrypoint /usr/local/bin/etcd --env "$path"
-                --source "Debian package etcd-server $K8S_ETCD_VERSION")
-done
+# etcd: Debian's 3.4.23 under its own tag; the image's profile sets
+# kubernetes.kubeadm.etcd-image-tag: 3.4.23, so kubeadm (and the builder's
+# preload list) name this tag instead of v1.20's default 3.4.13-0.
+args+=(--image "k8s.gcr.io/etcd:$K8S_ETCD_VERSION" --layer "$layers/base.tar" --layer "$layers/etcd.tar"
+        --entrypoint /usr/local/bin/etcd --env "$path"
+        --source "Debian package etcd-server $K8S_ETCD_VERSION")
 args+=(--image "k8s.gcr.io/pause:$K8S_PAUSE_VERSION" --layer "$layers/pause.tar" --entrypoint /pause
         --source "$k8s_src: build/pause/linux/pause.c, gcc -static")
 # CoreDNS is not in Debian: a stand-in holding pause, under the name kubeadm
-# v1.20 gives CoreDNS, so that the builder's preload list is complete. It
-# never runs: the agent skips kubeadm's addon/coredns phase.
+# v1.20 gives CoreDNS. kubeadm v1.20's preflight checks that every image of
+# `kubeadm config images list` is present, CoreDNS included, even when its
+# phase is skipped; so the builder preloads it. It never runs: the image's
+# profile sets kubernetes.kubeadm.init-skip-phases: [addon/coredns].
 args+=(--image "k8s.gcr.io/coredns:$K8S_COREDNS_KUBEADM_TAG" --layer "$layers/pause.tar" --entrypoint /pause
         --source "kubeseed stand-in for CoreDNS (not in Debian): pause only, never started")
 mkdir -p "$out.tmp/images"
@@ -192,4 +192,5 @@ rm -rf "$work"
 touch "$out.tmp/.done"
 mv "$out.tmp" "$out"
 echo "build-bundle: assembled in $(( $(date +%s) - start )) s" >&2
+prune_stale "$out"
 link

@@ -48,10 +48,26 @@ SOURCES
         rm -f "$dir/etc/sources.list.new"
 }
 
+# prune_stale DIR: removes the other results beside DIR (DIR's name up to
+# its last '-', then any key): what an older recipe or source version left in
+# the cache. A result whose lock another build holds is left alone.
+prune_stale() {
+        local keep=$1 d
+        for d in "${keep%-*}"-*; do
+                case "$d" in "$keep" | "$keep".* | *.lock | *.tmp) continue ;; esac
+                [ -d "$d" ] || continue
+                (
+                        flock -n 8 || exit 0
+                        rm -rf "$d" "$d.tmp"
+                        echo "${0##*/}: removed the stale $d" >&2
+                ) 8>"$d.lock"
+                rm -f "$d.lock"
+        done
+}
+
 # What the bundle and its image archive hold (README.md).
 K8S_VERSION=v1.20.2
 K8S_ETCD_VERSION=3.4.23
-K8S_ETCD_KUBEADM_TAG=3.4.13-0 # builder/kubeadmimages.c, v1.20 row
 K8S_COREDNS_KUBEADM_TAG=1.7.0
 K8S_PAUSE_VERSION=3.2
 K8S_CNI_VERSION=v1.1.1 # Debian bookworm's containernetworking-plugins

@@ -7,6 +7,9 @@
 #   make k8s-check      -> the binaries and images checked on the host
 #   make k8s-image      -> the debian-bookworm image built from them
 #   make k8s-boot-cp    -> that image booted as a control plane (QEMU)
+#   make k8s-cluster    -> a control plane and a worker from it: the real
+#                          kubeadm init and join, read back with kubectl
+#                          (QEMU; part of make test)
 
 K8S_REAL_VERSION := v1.20.2
 K8S_REAL_CNI_VERSION := v1.1.1
@@ -20,7 +23,15 @@ K8S_REAL_CMDLINE := rw systemd.unified_cgroup_hierarchy=0
 K8S_REAL_DISK := 6G
 K8S_REAL_IMAGE := $(K8S_REAL_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
 
-.PHONY: k8s-bundle k8s-check k8s-image k8s-boot-cp
+# What the bundle's kubeadm is told (kubernetes.kubeadm, docs/profiles.md):
+# the etcd it carries is Debian's 3.4.23, and it has no CoreDNS (Debian has
+# none), so kubeadm init skips that phase.
+K8S_REAL_ETCD_TAG := 3.4.23
+K8S_REAL_SKIP_PHASES := [addon/coredns]
+# The test probe (qemu-tests/k8s/probe/): only in this test image.
+K8S_REAL_PROBE := qemu-tests/k8s/probe
+
+.PHONY: k8s-bundle k8s-check k8s-image k8s-boot-cp k8s-cluster
 
 # crictl is not in Debian: a stand-in answers what kubeadm v1.20 asks, through
 # containerd's ctr (qemu-tests/k8s/README.md).
@@ -47,9 +58,17 @@ k8s-image: all $(AGENT) k8s-bundle
 		--set kubernetes.crictl.version=$(K8S_REAL_CRICTL_VERSION) \
 		--set kubernetes.cni.version=$(K8S_REAL_CNI_VERSION) \
 		--set images.source=dir:$(realpath $(K8S_REAL_IMAGES)) \
+		--set kubernetes.kubeadm.etcd-image-tag=$(K8S_REAL_ETCD_TAG) \
+		--set 'kubernetes.kubeadm.init-skip-phases=$(K8S_REAL_SKIP_PHASES)' \
 		--set kernel.cmdline="$(K8S_REAL_CMDLINE)" --set disk.size=$(K8S_REAL_DISK) \
+		--extra-overlay $(K8S_REAL_PROBE) \
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 
 # One control plane from that image: the real kubeadm init run by the agent.
 k8s-boot-cp: k8s-image
 	qemu-tests/k8s/boot-cp.sh $(K8S_REAL_IMAGE) $(ARCH)
+
+# Two nodes from that image, seeds from kubeseed plan: the real kubeadm init
+# and join, read back with kubectl by the image's test probe.
+k8s-cluster: k8s-image
+	KUBESEED=$(CURDIR)/$(B)/kubeseed qemu-tests/k8s/cluster.sh $(K8S_REAL_IMAGE) $(ARCH)

@@ -98,6 +98,10 @@ struct fake_proc {
         int ca_at_init;          /* -1: init not run; else did pki/ca.crt exist when it ran */
         const char *never_ready; /* kubectl get of this name prints "1 0 0" and moves the clock on */
         const char *ctr_ls_out;  /* what `ctr ... images ls -q` prints */
+        const char *pod_cidrs;   /* `kubectl get node N` prints it (NULL: 10.244.1.0/24) */
+        unsigned pod_cidrs_late; /* ... after this many queries that print nothing */
+        bool pod_cidrs_never;    /* ... never: prints nothing and moves the clock past the wait */
+        unsigned pod_cidr_queries;
         unsigned resets;
         bool version_not_captured; /* `kubeadm version` asked without capture_stdout */
 };
@@ -159,6 +163,14 @@ static int fake_run(char *const argv[], const struct proc_opts *opts, struct pro
         } else if (streq(argv[0], "ctr") && strv_contains((char **) argv, "ls")) {
                 res.out = strdup(fp.ctr_ls_out ? fp.ctr_ls_out : "");
                 res.out_size = res.out ? strlen(res.out) : 0;
+        } else if (streq(argv[0], "kubectl") && strv_contains((char **) argv, "get") &&
+                   strv_contains((char **) argv, "node")) {
+                /* The node's pod CIDRs, once the controller-manager allocated them. */
+                bool none = fp.pod_cidrs_never || fp.pod_cidr_queries++ < fp.pod_cidrs_late;
+                res.out = strdup(none ? "" : fp.pod_cidrs ? fp.pod_cidrs : "10.244.1.0/24");
+                res.out_size = res.out ? strlen(res.out) : 0;
+                if (fp.pod_cidrs_never)
+                        clock_now += 1000; /* past the wait without sleeping */
         } else if (streq(argv[0], "kubectl") && strv_contains((char **) argv, "get")) {
                 /* A readiness query: "<wanted> <updated> <available>". */
                 bool never = fp.never_ready && strv_contains((char **) argv, fp.never_ready);
@@ -390,6 +402,15 @@ static void assert_calls(const char *const *want) {
         }
 }
 
+/* The pod-network step's query for the node's pod CIDRs (no CNI add-on). */
+static char *pod_cidrs_call(const struct env *e, const char *node) {
+        char *c = strdupf("kubectl --kubeconfig %s/etc/kubernetes/kubelet.conf get node %s "
+                          "--output=jsonpath={.spec.podCIDRs[*]}",
+                          e->root, node);
+        assert_non_null(c);
+        return c;
+}
+
 static bool called_with_prefix(const char *prefix) {
         for (char **c = fp.calls; c && *c; c++)
                 if (strncmp(*c, prefix, strlen(prefix)) == 0)
@@ -543,7 +564,8 @@ static void test_control_plane(void **state) {
 
         _cleanup_free_ char *taint = strdupf(
                 "kubectl --kubeconfig %s/etc/kubernetes/admin.conf taint nodes cp-1 " TAINT_KEY, e->root);
-        const char *want[] = {VERSION_CALL, INIT, taint, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT, cidrs, taint, NULL};
         assert_calls(want);
         assert_false(fp.version_not_captured);
         assert_int_equal(fp.ca_at_init, 1); /* the CA was in place before kubeadm init */
@@ -592,7 +614,14 @@ static void test_control_plane(void **state) {
                                                                       "workloads");
                 assert_string_equal(step_of(s, STEP_IMAGES)->detail,
                                     "no preloaded images in " PREFLOADED_IMAGES_DIR);
+                /* The image ships no add-ons, so no CNI: the node-local bridge. */
+                assert_string_equal(step_of(s, STEP_POD_NETWORK)->detail,
+                                    "no CNI add-on: node-local bridge kubeseed0 for 10.244.1.0/24 in "
+                                    "/etc/cni/net.d/99-kubeseed-bridge.conflist");
         }
+        _cleanup_free_ char *conflist = read_rel(e, "/etc/cni/net.d/99-kubeseed-bridge.conflist");
+        assert_non_null(strstr(conflist, "\"subnet\": \"10.244.1.0/24\""));
+        assert_mode(e, "/etc/cni/net.d/99-kubeseed-bridge.conflist", 0644);
         assert_mode(e, STATE_PATH, 0644);
         assert_true(exists_rel(e, AGENT_DONE_PATH));
         _cleanup_free_ char *iid = read_rel(e, SOURCES_INSTANCE_ID_PATH);
@@ -725,7 +754,8 @@ static void test_control_plane_with_workers(void **state) {
         seed_control_plane(e, "  workers: 2\n");
         struct agent_options o = run_options(e);
         assert_int_equal(agent_run(&o), 0);
-        const char *want[] = {VERSION_CALL, INIT, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT, cidrs, NULL};
         assert_calls(want);
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
         _cleanup_state_ struct state *s = load_state(e);
@@ -756,7 +786,8 @@ static void test_worker(void **state) {
         assert_string_equal(fh.pins[0], ca.hash);
         assert_null(fh.pinned_pem); /* no ca-cert in the metadata: the server must send its CA */
 
-        const char *want[] = {VERSION_CALL, JOIN, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "worker-1");
+        const char *want[] = {VERSION_CALL, JOIN, cidrs, NULL};
         assert_calls(want);
         assert_false(called_with_prefix("kubeadm init"));
 
@@ -926,7 +957,8 @@ static void test_resume_kubeadm_init(void **state) {
 
         _cleanup_free_ char *taint = strdupf(
                 "kubectl --kubeconfig %s/etc/kubernetes/admin.conf taint nodes cp-1 " TAINT_KEY, e->root);
-        const char *want[] = {VERSION_CALL, CRI_RESET, INIT, taint, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, CRI_RESET, INIT, cidrs, taint, NULL};
         assert_calls(want);
         assert_false(called_with_prefix("ctr"));
         assert_int_equal(fp.resets, 1);
@@ -988,7 +1020,8 @@ static void test_init_fails_token_redacted(void **state) {
         assert_int_equal(agent_run(&o), 0);
         _cleanup_free_ char *taint = strdupf(
                 "kubectl --kubeconfig %s/etc/kubernetes/admin.conf taint nodes cp-1 " TAINT_KEY, e->root);
-        const char *want[] = {VERSION_CALL, CRI_RESET, INIT, taint, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, CRI_RESET, INIT, cidrs, taint, NULL};
         assert_calls(want);
         assert_int_equal(fp.ca_at_init, 1);
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
@@ -1000,7 +1033,7 @@ static void test_second_run(void **state) {
         seed_control_plane(e, NULL);
         struct agent_options o = run_options(e);
         assert_int_equal(agent_run(&o), 0);
-        assert_int_equal(strv_length(fp.calls), 3);
+        assert_int_equal(strv_length(fp.calls), 4);
         _cleanup_free_ char *before = read_rel(e, STATE_PATH);
 
         clear_calls();
@@ -1062,7 +1095,8 @@ static void test_instance_id_changed(void **state) {
 
         /* The plan started again: everything ran a second time, the join after
          * a reset (the old instance's kubelet.conf is there). */
-        const char *want[] = {VERSION_CALL, CRI_RESET, JOIN, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "worker-2");
+        const char *want[] = {VERSION_CALL, CRI_RESET, JOIN, cidrs, NULL};
         assert_calls(want);
         assert_int_equal(fh.calls, 1);
         _cleanup_free_ char *hostname = read_rel(e, "/etc/hostname");
@@ -1168,7 +1202,8 @@ static void test_untaint_not_found(void **state) {
         assert_int_equal(agent_run(&o), 0);
         _cleanup_free_ char *taint = strdupf(
                 "kubectl --kubeconfig %s/etc/kubernetes/admin.conf taint nodes cp-1 " TAINT_KEY, e->root);
-        const char *want[] = {VERSION_CALL, INIT, taint, taint, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT, cidrs, taint, taint, NULL};
         assert_calls(want);
         assert_int_equal(fp.kubectl_calls, 2);
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
@@ -1241,7 +1276,8 @@ static void test_no_metadata(void **state) {
         seed_control_plane(e, "  workers: 2\n");
         o = run_options(e);
         assert_int_equal(agent_run(&o), 0);
-        const char *want[] = {VERSION_CALL, INIT, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT, cidrs, NULL};
         assert_calls(want);
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
         assert_last_line(e, "kubeseed-firstboot: finished: ok");
@@ -1361,7 +1397,8 @@ static void test_metadata_from_volume(void **state) {
         _cleanup_state_ struct state *s = load_state(e);
         _cleanup_free_ char *detail = strdupf("nocloud %s: role control-plane, instance-id iid-a", vdb);
         assert_string_equal(step_of(s, STEP_METADATA)->detail, detail);
-        const char *want[] = {VERSION_CALL, INIT, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT, cidrs, NULL};
         assert_calls(want);
         assert_all_done(e, NODE_ROLE_CONTROL_PLANE);
         _cleanup_free_ char *facts = read_rel(e, FACTS_PATH);
@@ -1394,7 +1431,8 @@ static void test_images(void **state) {
         }
         _cleanup_free_ char *taint = strdupf(
                 "kubectl --kubeconfig %s/etc/kubernetes/admin.conf taint nodes cp-1 " TAINT_KEY, e->root);
-        const char *want[] = {imports[0], imports[1], imports[2], VERSION_CALL, INIT, taint, NULL};
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {imports[0], imports[1], imports[2], VERSION_CALL, INIT, cidrs, taint, NULL};
         assert_calls(want);
         for (size_t i = 0; i < ELEMENTSOF(imports); i++)
                 free(imports[i]);
@@ -1431,6 +1469,120 @@ static void test_images_checked(void **state) {
                             "/etc/kubeseed/image.yaml present");
 }
 
+/* ---- the pod network ----------------------------------------------------------- */
+
+/* A worker of a cluster whose add-ons hold a CNI: the add-on's DaemonSet
+ * configures the node; the agent writes nothing and asks nothing. */
+static void test_pod_network_from_cni_addon(void **state) {
+        struct env *e = *state;
+        write_addon_catalog(e, NULL);
+        seed_worker(e, META_WORKER);
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        const char *want[] = {VERSION_CALL, JOIN, NULL};
+        assert_calls(want);
+        _cleanup_state_ struct state *s = load_state(e);
+        assert_string_equal(step_of(s, STEP_POD_NETWORK)->detail,
+                            "from the CNI add-on net (the control plane applies it)");
+        assert_false(exists_rel(e, "/etc/cni/net.d/99-kubeseed-bridge.conflist"));
+        /* A worker applies no add-on. */
+        assert_int_equal(count_calls("apply"), 0);
+}
+
+/* No CNI add-on: the node's pod CIDRs (dual stack here), once allocated,
+ * become the node-local bridge's ranges. */
+static void test_pod_network_bridge_waits_for_cidrs(void **state) {
+        struct env *e = *state;
+        write_addon_catalog(e, NULL);
+        _cleanup_free_ char *base = worker_user_data(TOKEN), *ud = strdupf("%s  addons: []\n", base);
+        write_seed(e, META_WORKER, ud);
+        fp.pod_cidrs_late = 1;
+        fp.pod_cidrs = "10.244.3.0/24 fd00:10:0:3::/64\n";
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "worker-1");
+        const char *want[] = {VERSION_CALL, JOIN, cidrs, cidrs, NULL};
+        assert_calls(want);
+        _cleanup_state_ struct state *s = load_state(e);
+        assert_string_equal(
+                step_of(s, STEP_POD_NETWORK)->detail,
+                "no CNI add-on: node-local bridge kubeseed0 for 10.244.3.0/24 and fd00:10:0:3::/64 "
+                "in /etc/cni/net.d/99-kubeseed-bridge.conflist");
+        _cleanup_free_ char *conflist = read_rel(e, "/etc/cni/net.d/99-kubeseed-bridge.conflist");
+        assert_non_null(strstr(conflist, "\"subnet\": \"fd00:10:0:3::/64\""));
+        assert_non_null(strstr(conflist, "\"dst\": \"::/0\""));
+}
+
+/* A pod CIDR that never comes: a failure naming the node and what
+ * allocates it; nothing written. */
+static void test_pod_network_no_cidr(void **state) {
+        struct env *e = *state;
+        seed_worker(e, META_WORKER);
+        fp.pod_cidrs_never = true;
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), -ETIMEDOUT);
+        assert_last_line(e,
+                         "kubeseed-firstboot: finished: failed: pod-network: node worker-1 has no pod CIDR "
+                         "after 900 s (last: no pod CIDR allocated yet); the controller-manager allocates "
+                         "one from the cluster's pod subnet");
+        assert_false(exists_rel(e, "/etc/cni/net.d/99-kubeseed-bridge.conflist"));
+        assert_false(exists_rel(e, AGENT_DONE_PATH));
+}
+
+/* ---- the bundle's kubeadm settings (image.yaml) ------------------------------------ */
+
+static void write_image_yaml(const struct env *e, const char *text) {
+        _cleanup_free_ char *yaml = join(e->root, IMAGE_YAML_PATH), *dir = join(e->root, "/etc/kubeseed");
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        mkfile(yaml, text);
+}
+
+/* Kubernetes v1.20 (kubeadm.k8s.io/v1beta2, no skipPhases field): the
+ * phases on kubeadm init's command line, etcd's tag in the configuration;
+ * a joining node skips nothing. */
+static void test_image_kubeadm_settings(void **state) {
+        struct env *e = *state;
+        write_image_yaml(e,
+                         "profile: p\nkubernetes:\n  version: v1.20.2\n  kubeadm:\n"
+                         "    etcd-image-tag: 3.4.23\n    init-skip-phases: [addon/coredns]\nimages: []\n");
+        seed_control_plane(e, "  workers: 1\n");
+        fp.version_out = "v1.20.2\n";
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        _cleanup_free_ char *cidrs = pod_cidrs_call(e, "cp-1");
+        const char *want[] = {VERSION_CALL, INIT " --skip-phases=addon/coredns", cidrs, NULL};
+        assert_calls(want);
+        _cleanup_free_ char *yaml = read_rel(e, KUBEADM_CONFIG_PATH);
+        assert_non_null(strstr(yaml, "apiVersion: kubeadm.k8s.io/v1beta2"));
+        assert_non_null(strstr(yaml, "etcd:\n  local:\n    imageTag: \"3.4.23\"\n"));
+        assert_non_null(strstr(yaml, "cgroupDriver: systemd"));
+
+        /* A worker from the same image. */
+        teardown(state);
+        assert_int_equal(setup(state), 0);
+        e = *state;
+        write_image_yaml(e, "kubernetes:\n  kubeadm:\n    init-skip-phases: [addon/coredns]\n");
+        seed_worker(e, META_WORKER);
+        fp.version_out = "v1.20.2\n";
+        o = run_options(e);
+        assert_int_equal(agent_run(&o), 0);
+        assert_true(called_with_prefix(JOIN));
+        assert_false(count_calls("skip-phases"));
+}
+
+/* A damaged image.yaml stops the node before kubeadm, naming file, line and key. */
+static void test_image_yaml_broken(void **state) {
+        struct env *e = *state;
+        write_image_yaml(e, "kubernetes:\n  kubeadm:\n    init-skip-phases: addon/coredns\n");
+        seed_control_plane(e, NULL);
+        struct agent_options o = run_options(e);
+        assert_int_equal(agent_run(&o), -EBADMSG);
+        assert_last_line(
+                e, "kubeseed-firstboot: finished: failed: kubeadm-config: /etc/kubeseed/image.yaml:3:23: "
+                   "kubernetes.kubeadm.init-skip-phases: expected a list");
+        assert_false(called_with_prefix("kubeadm init"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_control_plane, setup, teardown),
@@ -1454,6 +1606,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_metadata_from_volume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_images, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pod_network_from_cni_addon, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pod_network_bridge_waits_for_cidrs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pod_network_no_cidr, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_image_kubeadm_settings, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_image_yaml_broken, setup, teardown),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

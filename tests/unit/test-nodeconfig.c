@@ -941,9 +941,24 @@ static void test_cmdline_args(void **unused) {
                           "kernel command line: kubeseed.schedule-workloads: expected true or false");
 }
 
+/* `addons: []` selects none (an empty list); no key means the image's defaults (NULL). */
+static void test_addons_empty_list(void **state) {
+        (void) state;
+        struct nodeconfig c;
+        _cleanup_free_ char *err = NULL;
+        const char *ud =
+                "#cloud-config\nkubeseed:\n  role: worker\n  cluster:\n    endpoint: 10.0.0.10:6443\n"
+                "    token: " TOKEN "\n    ca-cert-hash: " HASH_A "\n  addons: []\n";
+        assert_int_equal(parse(ud, &c, &err), 0);
+        assert_non_null(c.addons);
+        assert_null(c.addons[0]);
+        nodeconfig_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_token),
+                cmocka_unit_test(test_addons_empty_list),
                 cmocka_unit_test(test_certificate_key),
                 cmocka_unit_test(test_ip),
                 cmocka_unit_test(test_endpoint),

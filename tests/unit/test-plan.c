@@ -18,12 +18,12 @@
 /* The plans, spelled out: a change of order or of a step is a change of the
  * agent's behaviour (and of every state file written before it). */
 static const char *const control_plane[] = {
-        STEP_METADATA,       STEP_NETWORK,      STEP_REPORT,     STEP_HOSTNAME, STEP_IMAGES, STEP_CA,
-        STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_UNTAINT,  NULL,
+        STEP_METADATA,       STEP_NETWORK,      STEP_REPORT,     STEP_HOSTNAME,    STEP_IMAGES,  STEP_CA,
+        STEP_KUBEADM_CONFIG, STEP_KUBEADM_INIT, STEP_KUBECONFIG, STEP_POD_NETWORK, STEP_UNTAINT, NULL,
 };
 static const char *const joiner[] = {
-        STEP_METADATA, STEP_NETWORK,        STEP_REPORT,       STEP_HOSTNAME, STEP_IMAGES,
-        STEP_WAIT_API, STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, NULL,
+        STEP_METADATA, STEP_NETWORK,        STEP_REPORT,       STEP_HOSTNAME,    STEP_IMAGES,
+        STEP_WAIT_API, STEP_KUBEADM_CONFIG, STEP_KUBEADM_JOIN, STEP_POD_NETWORK, NULL,
 };
 
 static void assert_plan(const char *const *got, const char *const *want) {
@@ -71,6 +71,11 @@ static void test_plan_for_role(void **unused) {
         const char *const *w = plan_for_role(NODE_ROLE_WORKER);
         assert_true(plan_index(w, STEP_WAIT_API) < plan_index(w, STEP_KUBEADM_JOIN));
         assert_true(plan_index(w, STEP_KUBEADM_CONFIG) < plan_index(w, STEP_KUBEADM_JOIN));
+        /* The pod network needs the node registered (its pod CIDR), and
+         * comes before anything that schedules pods (untaint, add-ons). */
+        assert_true(plan_index(cp, STEP_KUBEADM_INIT) < plan_index(cp, STEP_POD_NETWORK));
+        assert_true(plan_index(cp, STEP_POD_NETWORK) < plan_index(cp, STEP_UNTAINT));
+        assert_true(plan_index(w, STEP_KUBEADM_JOIN) < plan_index(w, STEP_POD_NETWORK));
 }
 
 static void test_step_always(void **unused) {
@@ -85,6 +90,7 @@ static void test_step_always(void **unused) {
                                 STEP_KUBEADM_INIT,
                                 STEP_KUBECONFIG,
                                 STEP_UNTAINT,
+                                STEP_POD_NETWORK,
                                 STEP_WAIT_API,
                                 STEP_KUBEADM_JOIN,
                                 "seed",

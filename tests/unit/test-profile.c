@@ -183,6 +183,8 @@ static void test_full(void **state) {
         assert_string_equal(p->kubernetes.cni_version, "v1.5.1");
         assert_string_equal(p->kubernetes.cni_url,
                             "https://github.com/containernetworking/plugins/releases/download");
+        assert_string_equal(p->kubernetes.etcd_image_tag, "3.5.15-0");
+        ASSERT_STRV(p->kubernetes.init_skip_phases, "addon/coredns", "addon/kube-proxy");
         ASSERT_STRV(p->images_extra, "docker.io/library/busybox:1.36",
                     "registry.k8s.io/pause@sha256:"
                     "7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097");
@@ -511,6 +513,12 @@ static void test_overrides(void **state) {
                 "registry-mirrors.docker.io.insecure=true",
                 "registry-mirrors.localhost:5001.endpoint=https://127.0.0.1:5001",
                 "name=renamed-again", /* the last one wins */
+                /* lists, as YAML flow lists */
+                "packages=[vim, \"curl\"]",
+                "formats=[raw]",
+                "kubernetes.kubeadm.init-skip-phases=[addon/coredns]",
+                "kubernetes.kubeadm.etcd-image-tag=3.4.23",
+                "overlays=[]",
                 NULL,
         };
         _cleanup_profile_ struct profile *p = load_ok(FIXTURES "minimal.yaml", overrides);
@@ -531,13 +539,21 @@ static void test_overrides(void **state) {
         assert_string_equal(p->registry_mirrors[0].endpoint, "http://127.0.0.1:5000");
         assert_true(p->registry_mirrors[0].insecure);
         assert_string_equal(p->registry_mirrors[1].registry, "localhost:5001");
+        ASSERT_STRV(p->packages, "vim", "curl");
+        assert_int_equal(p->formats, PROFILE_FORMAT_RAW);
+        ASSERT_STRV(p->kubernetes.init_skip_phases, "addon/coredns");
+        assert_string_equal(p->kubernetes.etcd_image_tag, "3.4.23");
+        assert_non_null(p->overlays);
+        assert_null(p->overlays[0]); /* [] is an empty list, not the default */
 
         /* an empty value is YAML's null: it turns an optional key off */
-        char *off[] = {"mirrors.updates=", "mirrors.security=null", "kubernetes.version=~", NULL};
+        char *off[] = {"mirrors.updates=", "mirrors.security=null", "kubernetes.version=~",
+                       "kubernetes.kubeadm.init-skip-phases=", NULL};
         _cleanup_profile_ struct profile *q = load_ok(FIXTURES "full.yaml", off);
         assert_null(q->mirror_updates);
         assert_null(q->mirror_security);
         assert_null(q->kubernetes.version);
+        assert_null(q->kubernetes.init_skip_phases); /* a list turned off */
         assert_string_equal(q->kubernetes.cni_version, "v1.5.1");
 }
 
@@ -574,9 +590,35 @@ static void test_override_errors(void **state) {
                 {"minimal.yaml", "mirrors", "--set mirrors: expected key.path=value"},
                 {"minimal.yaml", "=x", "--set =x: expected key.path=value"},
                 {"minimal.yaml", "mirrors=x",
-                 "--set mirrors=x: mirrors is a mapping; --set only sets single values"},
+                 "--set mirrors=x: mirrors is a mapping; --set only sets single values and lists"},
                 {"minimal.yaml", "packages=vim",
-                 "--set packages=vim: packages is a list; --set only sets single values"},
+                 "--set packages=vim: packages is a list; --set takes it as a YAML flow list: "
+                 "packages=[a, b]"},
+                {"minimal.yaml", "packages=[vim",
+                 "--set packages=[vim: expected a YAML flow list such as [a, b] (did not find expected ',' "
+                 "or ']' (while parsing a flow sequence at 1:1))"},
+                {"minimal.yaml", "packages=[vim]x",
+                 "--set packages=[vim]x: expected a YAML flow list such as [a, b] (did not find expected "
+                 "<document start>)"},
+                {"minimal.yaml", "packages=[vim, Vim_Tiny]",
+                 "--set packages=[vim, Vim_Tiny]: packages[1]: expected a Debian package name "
+                 "(lowercase letters, digits, '+', '-', '.'; at least 2 characters, starting with a "
+                 "letter or digit), not 'Vim_Tiny'"},
+                {"minimal.yaml", "packages=[vim, [curl]]",
+                 "--set packages=[vim, [curl]]: packages[1]: expected a Debian package name (lowercase "
+                 "letters, digits, '+', '-', '.'; at least 2 characters, starting with a letter or "
+                 "digit), not a list"},
+                {"minimal.yaml", "overlays=[base, base]",
+                 "--set overlays=[base, base]: overlays[1]: 'base' is listed twice (first at 1:2)"},
+                {"minimal.yaml", "formats=[]",
+                 "--set formats=[]: expected at least one item (raw or qcow2)"},
+                {"minimal.yaml", "kubernetes.kubeadm.init-skip-phases=[addon/CoreDNS]",
+                 "--set kubernetes.kubeadm.init-skip-phases=[addon/CoreDNS]: "
+                 "kubernetes.kubeadm.init-skip-phases[0]: expected a kubeadm init phase such as "
+                 "addon/coredns (lowercase words, '-', sub-phases after '/'), not 'addon/CoreDNS'"},
+                {"minimal.yaml", "kubernetes.kubeadm.etcd-image-tag=-3.4",
+                 "--set kubernetes.kubeadm.etcd-image-tag=-3.4: expected an image tag (letters, digits, "
+                 "'_', '.', '-'; at most 128, not starting with '.' or '-'), not '-3.4'"},
                 {"minimal.yaml", "disk.size=lots",
                  "--set disk.size=lots: expected \"auto\" or a size such as 4G, 512M or 2GiB "
                  "(a whole number of MiB), not 'lots'"},
