@@ -183,6 +183,7 @@ integration: all test-bundle
 
 test: unit
 	$(MAKE) integration
+	$(if $(TEST_REAL_K8S),$(MAKE) k8s-check)
 	$(MAKE) qemu-test
 
 bench: all

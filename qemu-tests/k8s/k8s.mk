@@ -17,9 +17,8 @@ K8S_REAL_CRICTL_VERSION := v0.0.0
 K8S_REAL_BUNDLE := $(B)/k8s-1.20.2-bundle
 K8S_REAL_IMAGES := $(B)/k8s-1.20.2-images
 K8S_REAL_OUT := $(OUT)/k8s-1.20.2
-# What a boot under QEMU needs (README.md): the kubelet of v1.20 on cgroup v1,
-# room for the kubelet's eviction thresholds.
-K8S_REAL_CMDLINE := rw systemd.unified_cgroup_hierarchy=0
+# Room for the kubelet's eviction thresholds (README.md). The kernel command
+# line stays the profile's: the kubelet of v1.20 runs on Debian 12's cgroup v2.
 K8S_REAL_DISK := 6G
 K8S_REAL_IMAGE := $(K8S_REAL_OUT)/kubeseed-$(TEST_PROFILE)-$(ARCH).raw
 
@@ -60,7 +59,7 @@ k8s-image: all $(AGENT) k8s-bundle
 		--set images.source=dir:$(realpath $(K8S_REAL_IMAGES)) \
 		--set kubernetes.kubeadm.etcd-image-tag=$(K8S_REAL_ETCD_TAG) \
 		--set 'kubernetes.kubeadm.init-skip-phases=$(K8S_REAL_SKIP_PHASES)' \
-		--set kernel.cmdline="$(K8S_REAL_CMDLINE)" --set disk.size=$(K8S_REAL_DISK) \
+		--set disk.size=$(K8S_REAL_DISK) \
 		--extra-overlay $(K8S_REAL_PROBE) \
 		$(if $(MIRROR),--set mirrors.main=$(MIRROR))
 

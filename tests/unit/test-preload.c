@@ -331,8 +331,36 @@ static void test_lock_refuses_moved_tag(void **state) {
         lock_arch_done(&section);
 }
 
+/* kubernetes.kubeadm.etcd-image-tag: etcd is preloaded under the tag kubeadm
+ * will be told; kubeadm v1.20's CoreDNS stays in the list (its preflight
+ * checks for it even when the phase is skipped). */
+static void test_wanted_kubeadm_settings(void **state) {
+        (void) state;
+        char *phases[] = {(char *) "addon/coredns", NULL};
+        struct profile p = {
+                .path = (char *) "images/test.yaml",
+                .kubernetes = {.version = (char *) "v1.20.2",
+                               .etcd_image_tag = (char *) "3.4.23",
+                               .init_skip_phases = phases},
+        };
+        _cleanup_(image_list_donep) struct image_list want = {0};
+        assert_int_equal(preload_wanted_images(&p, NULL, &want), 0);
+        assert_int_equal(want.n_items, KUBEADM_IMAGE_MAX);
+        bool etcd = false, old_etcd = false, coredns = false;
+        for (size_t i = 0; i < want.n_items; i++) {
+                _cleanup_free_ char *name = imageref_format(&want.items[i].ref);
+                etcd = etcd || streq(name, "k8s.gcr.io/etcd:3.4.23");
+                old_etcd = old_etcd || streq(name, "k8s.gcr.io/etcd:3.4.13-0");
+                coredns = coredns || streq(name, "k8s.gcr.io/coredns:1.7.0");
+        }
+        assert_true(etcd);
+        assert_false(old_etcd);
+        assert_true(coredns);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_wanted_kubeadm_settings),
                 cmocka_unit_test_setup_teardown(test_dir_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_source_missing_image, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dir_source_bad_archive, setup, teardown),
