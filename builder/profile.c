@@ -1016,16 +1016,10 @@ static int parse_override_list(struct ctx *c, const char *text, const char *key,
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || n->kind != YNODE_SEQUENCE) {
-                /* libyaml's words without its "line:column: " (one line here). */
-                const char *why = err ? err + strspn(err, "0123456789") : NULL;
-                if (why && *why == ':')
-                        why += 1 + strspn(why + 1, "0123456789");
-                if (why && strncmp(why, ": ", 2) == 0)
-                        why += 2;
-                else
-                        why = err;
+                /* libyaml's words, without its "line:column: " (one line here). */
+                const char *why = err ? strstr(err, ": ") : NULL;
                 return fail_override(c, text, "expected a YAML flow list such as [a, b]%s%s%s",
-                                     why ? " (" : "", why ? why : "", why ? ")" : "");
+                                     why ? " (" : "", why ? why + 2 : "", why ? ")" : "");
         }
         for (size_t i = 0; i < n->n_items; i++)
                 if (remember_override(c, n->items[i], text, false) < 0)

@@ -95,15 +95,8 @@ int image_info_load(const char *root, struct image_info *ret, char **ret_error) 
                 return -ENOMEM;
         size_t size = 0;
         int r = read_file_full(path, IMAGE_YAML_MAX, &data, &size);
-        if (r == -ENOENT) {
-                *ret = (struct image_info){};
-                if (!(ret->images = calloc(1, sizeof(char *))) ||
-                    !(ret->init_skip_phases = calloc(1, sizeof(char *)))) {
-                        image_info_done(ret);
-                        return -ENOMEM;
-                }
-                return 0;
-        }
+        if (r == -ENOENT) /* what an empty file says: nothing to act on */
+                return image_info_parse(IMAGE_YAML_PATH, "{}", 2, ret, ret_error);
         if (r < 0) {
                 replace_error(ret_error, 0, "cannot read %s: %s", IMAGE_YAML_PATH, strerror(-r));
                 return r;
