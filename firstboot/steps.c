@@ -409,9 +409,14 @@ static int step_images(struct agent_ctx *c, char **ret_detail, char **ret_reason
                                 r = -ENOMEM;
                         else {
                                 /* Importing again is harmless: a resumed step
-                                 * simply redoes every archive. */
+                                 * simply redoes every archive. --no-unpack:
+                                 * the blobs go into the content store only;
+                                 * containerd unpacks an image the first time
+                                 * a container of it is created, so each node
+                                 * unpacks only what it runs (a worker never
+                                 * the control plane's images). */
                                 char *argv[] = {"ctr",    "--namespace", "k8s.io", "images",
-                                                "import", file,          NULL};
+                                                "import", "--no-unpack", file,     NULL};
                                 _cleanup_free_ char *what = strdupf("importing %s", names[i]->d_name);
                                 r = what ? step_run(c, what, argv, 1800, NULL, ret_reason) : -ENOMEM;
                                 if (r >= 0)

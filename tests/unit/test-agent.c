@@ -1425,8 +1425,9 @@ static void test_images(void **state) {
         char *imports[3];
         const char *names[] = {"coredns.tar", "kube-proxy.tar", "pause.tar"};
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                imports[i] = strdupf("ctr --namespace k8s.io images import %s" PREFLOADED_IMAGES_DIR "/%s",
-                                     e->root, names[i]);
+                imports[i] = strdupf(
+                        "ctr --namespace k8s.io images import --no-unpack %s" PREFLOADED_IMAGES_DIR "/%s",
+                        e->root, names[i]);
                 assert_non_null(imports[i]);
         }
         _cleanup_free_ char *taint = strdupf(
