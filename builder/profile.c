@@ -190,11 +190,6 @@ static bool is_version(const char *s) {
         return *s == '\0';
 }
 
-/* An image tag (distribution's grammar): [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
-static bool is_image_tag(const char *s) {
-        return *s && *s != '.' && *s != '-' && strlen(s) <= 128 && chars_in(s, "_.-", true);
-}
-
 /* A kubeadm phase: "addon/coredns", "upload-certs" (lowercase words joined
  * by '-', sub-phases after '/'). */
 static bool is_kubeadm_phase(const char *s) {
@@ -390,7 +385,7 @@ static const struct field kubeadm_fields[] = {
         {.key = "etcd-image-tag",
          .type = F_STRING,
          .offset = OFF(kubernetes.etcd_image_tag),
-         .check = is_image_tag,
+         .check = imageref_tag_valid,
          .expected =
                  "an image tag (letters, digits, '_', '.', '-'; at most 128, not starting with '.' or '-')"},
         {.key = "init-skip-phases",

@@ -123,6 +123,10 @@ static bool valid_tag(const char *s, size_t n) {
         return true;
 }
 
+bool imageref_tag_valid(const char *s) {
+        return s && valid_tag(s, strlen(s));
+}
+
 /* digest := algorithm ":" hex, algorithm := component ( [+._-] component )*,
  * component := [A-Za-z][A-Za-z0-9]*, hex := [0-9a-fA-F]{32,} (distribution's
  * grammar); then go-digest's rules for the one algorithm accepted. */

@@ -60,6 +60,8 @@ int imageref_parse(const char *s, struct imageref *ret, const char **ret_error);
 
 /* Is `s` a valid reference (by imageref_parse's rules)? */
 bool imageref_valid(const char *s);
+/* Is `s` a valid tag on its own ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})? */
+bool imageref_tag_valid(const char *s);
 
 /* The canonical string: registry/repository[:tag][@digest]. Allocated; NULL
  * when out of memory. Parsing the result gives an equal reference. */

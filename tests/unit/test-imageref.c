@@ -359,6 +359,27 @@ static void test_format_variants(void **state) {
         assert_string_equal(runtime2, "docker.io/library/nginx:1.27");
 }
 
+/* A tag on its own (kubeadm's etcd.local.imageTag in a profile). */
+static void test_tag_valid(void **state) {
+        (void) state;
+        const char *good[] = {"3.4.23", "3.4.13-0", "v1.31.1", "_x", "A.b-C_1"};
+        const char *bad[] = {"", "-3.4", ".3", "3.4/1", "3:4", "3.4@x", "3 4"};
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                if (!imageref_tag_valid(good[i]))
+                        fail_msg("'%s' refused", good[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (imageref_tag_valid(bad[i]))
+                        fail_msg("'%s' accepted", bad[i]);
+        char tag[IMAGEREF_TAG_MAX + 2];
+        memset(tag, 'a', sizeof tag - 1);
+        tag[IMAGEREF_TAG_MAX] = '\0';
+        assert_true(imageref_tag_valid(tag)); /* 128 */
+        tag[IMAGEREF_TAG_MAX] = 'a';
+        tag[IMAGEREF_TAG_MAX + 1] = '\0';
+        assert_false(imageref_tag_valid(tag)); /* 129 */
+        assert_false(imageref_tag_valid(NULL));
+}
+
 static void test_equal(void **state) {
         (void) state;
         struct imageref a, b;
@@ -384,6 +405,7 @@ int main(void) {
                 cmocka_unit_test(test_valid),           cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_lengths),         cmocka_unit_test(test_fields),
                 cmocka_unit_test(test_format_variants), cmocka_unit_test(test_equal),
+                cmocka_unit_test(test_tag_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
