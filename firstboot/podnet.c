@@ -6,10 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "json.h"
-#include "log.h"
 #include "macro.h"
 #include "nodeconfig.h"
 #include "strv.h"
@@ -127,8 +125,9 @@ int podnet_cidrs_argv(const char *kubeconfig, const char *node, char ***ret_argv
 /* The node's pod CIDRs, once the controller-manager allocated them. */
 static int wait_pod_cidrs(struct agent_ctx *c, char ***ret, char **ret_reason) {
         _cleanup_free_ char *kubeconfig = step_root_path(c, KUBELET_CONF);
+        _cleanup_free_ char *what = strdupf("node %s's pod CIDR", c->node_name);
         _cleanup_strv_free_ char **argv = NULL;
-        if (!kubeconfig || podnet_cidrs_argv(kubeconfig, c->node_name, &argv) < 0)
+        if (!kubeconfig || !what || podnet_cidrs_argv(kubeconfig, c->node_name, &argv) < 0)
                 return -ENOMEM;
         uint64_t start = c->now();
         _cleanup_free_ char *last = NULL;
@@ -157,17 +156,13 @@ static int wait_pod_cidrs(struct agent_ctx *c, char ***ret, char **ret_reason) {
                         last = step_last_line(res.err_tail, 300);
                 }
                 proc_result_done(&res);
-                if (c->now() - start >= PODNET_CIDR_WAIT_SEC) {
+                if (step_wait_retry(c, attempt, start, PODNET_CIDR_WAIT_SEC, what, last) < 0) {
                         *ret_reason =
                                 strdupf("node %s has no pod CIDR after %u s (last: %s); the "
                                         "controller-manager allocates one from the cluster's pod subnet",
                                         c->node_name, PODNET_CIDR_WAIT_SEC, last ? last : "?");
                         return -ETIMEDOUT;
                 }
-                unsigned wait = step_backoff_ms(attempt);
-                log_info("Waiting for node %s's pod CIDR (%s); next try in %.1f s", c->node_name,
-                         last ? last : "?", wait / 1000.0);
-                (void) usleep(wait * 1000U);
         }
 }
 

@@ -501,6 +501,16 @@ unsigned step_backoff_ms(unsigned attempt) {
         return base - base / 10 + jitter;
 }
 
+int step_wait_retry(struct agent_ctx *c, unsigned attempt, uint64_t start, unsigned limit_sec,
+                    const char *what, const char *last) {
+        if (c->now() - start >= limit_sec)
+                return -ETIMEDOUT;
+        unsigned wait = step_backoff_ms(attempt);
+        log_info("Waiting for %s (%s); next try in %.1f s", what, last ? last : "?", wait / 1000.0);
+        (void) usleep(wait * 1000U);
+        return 0;
+}
+
 static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reason) {
         _cleanup_free_ char *url = NULL;
         bool v6 = strchr(c->cfg.endpoint_host, ':') != NULL;
@@ -541,14 +551,11 @@ static int step_wait_api(struct agent_ctx *c, char **ret_detail, char **ret_reas
                 last = r < 0 ? strdupf("%s", res.error ? res.error : strerror(-r))
                              : strdupf("HTTP %ld", res.status);
                 http_response_done(&res);
-                if (c->now() - start >= deadline_s) {
+                if (step_wait_retry(c, attempt, start, deadline_s, url, last) < 0) {
                         *ret_reason = strdupf("%s did not answer within %u s (last: %s)", url, deadline_s,
                                               last ? last : "?");
                         return -ETIMEDOUT;
                 }
-                unsigned wait = step_backoff_ms(attempt);
-                log_info("Waiting for %s (%s); next try in %.1f s", url, last ? last : "?", wait / 1000.0);
-                (void) usleep(wait * 1000U);
         }
 }
 

@@ -78,6 +78,12 @@ int step_put_file(const struct agent_ctx *c, const char *p, const char *data, si
                   mode_t dir_mode, char **ret_reason);
 /* Exponential backoff with jitter: 1 s doubling to 30 s, each +-20%. */
 unsigned step_backoff_ms(unsigned attempt);
+/* Between the tries of a wait that started at `start` (c->now()): -ETIMEDOUT
+ * once `limit_sec` have passed (the caller says why), else logs "Waiting for
+ * <what> (<last>); next try in N s", sleeps step_backoff_ms(attempt) and
+ * returns 0. */
+int step_wait_retry(struct agent_ctx *c, unsigned attempt, uint64_t start, unsigned limit_sec,
+                    const char *what, const char *last);
 
 /* The add-on steps (addonstep.c): apply one add-on (c->step_name is
  * "addon-<name>"), and the metadata step's part: the catalogue and the
