@@ -128,7 +128,8 @@ ks_make_seed() { # dir, output image
 # shared image). KS_HOLD: a file; once the agent finished, the VM keeps
 # running until it exists (a control plane the other nodes still need).
 # KS_HOLD_LINE: a pattern; once the agent finished, the VM keeps running
-# until a console line matches it (a test probe's last line).
+# until a console line matches it (a test probe's last line). With either,
+# KS_HOLD_SECONDS is QEMU start to the end of the hold.
 ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu args...]
         local disk=$1 seed=$2 work=$3 name=$4
         shift 4
@@ -159,16 +160,15 @@ ks_boot() { # disk (a writable copy), seed image (or ""), workdir, name, [qemu a
                 sleep 2
         done
         KS_BOOT_SECONDS=$((SECONDS - start))
-        if [ $finished -eq 1 ] && [ -n "${KS_HOLD:-}" ]; then
-                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; running until $KS_HOLD exists"
-                while [ ! -e "$KS_HOLD" ] && kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
-                        sleep 2
-                done
-        fi
-        if [ $finished -eq 1 ] && [ -n "${KS_HOLD_LINE:-}" ]; then
-                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; running until '$KS_HOLD_LINE' appears"
-                while ! grep -aq "$KS_HOLD_LINE" "$log" 2>/dev/null && kill -0 "$qpid" 2>/dev/null &&
-                        [ $SECONDS -lt $deadline ]; do
+        # Held: KS_HOLD not there yet, or KS_HOLD_LINE not on the console yet.
+        held() {
+                { [ -n "${KS_HOLD:-}" ] && [ ! -e "$KS_HOLD" ]; } ||
+                        { [ -n "${KS_HOLD_LINE:-}" ] && ! grep -aq "$KS_HOLD_LINE" "$log" 2>/dev/null; }
+        }
+        if [ $finished -eq 1 ] && [ -n "${KS_HOLD:-}${KS_HOLD_LINE:-}" ]; then
+                ks_log "$name: agent finished after ${KS_BOOT_SECONDS}s; running until" \
+                        "${KS_HOLD:+$KS_HOLD exists}${KS_HOLD_LINE:+'$KS_HOLD_LINE' appears}"
+                while held && kill -0 "$qpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
                         sleep 2
                 done
                 KS_HOLD_SECONDS=$((SECONDS - start))
